@@ -1,0 +1,1 @@
+"""The code side: kernel tree, worktrees, apply, cross-builds, checkpatch, pair scan."""

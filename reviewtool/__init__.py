@@ -1,0 +1,1 @@
+"""reviewtool: orchestration (CLI, pipeline, run store, reports) over `series` and `kernel`."""

@@ -1,0 +1,4 @@
+"""Allow `python -m reviewtool`."""
+from reviewtool.cli import main
+
+raise SystemExit(main())

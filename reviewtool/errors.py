@@ -1,0 +1,20 @@
+"""The two roots of failure (after tuxmake): the user's input, or the machine/tools.
+
+`series` and `kernel` raise their own classes (they must not import reviewtool);
+this module groups them so the CLI turns each into one line and an exit code.
+"""
+from kernel.errors import KernelInputError, KernelToolError
+from series.errors import SeriesFetchError, SeriesInputError
+
+EXIT_CLEAN = 0
+EXIT_FINDINGS = 1
+EXIT_USAGE = 2
+EXIT_INFRA = 3
+
+
+class UsageError(Exception):
+    """Bad options or a combination of them: exit 2."""
+
+
+USER_ERRORS: tuple[type[Exception], ...] = (UsageError, SeriesInputError, KernelInputError)
+INFRA_ERRORS: tuple[type[Exception], ...] = (SeriesFetchError, KernelToolError)

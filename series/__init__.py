@@ -1,0 +1,1 @@
+"""The mail side: threads, series, patches, trailers, replies (b4 + unidiff)."""
