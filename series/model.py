@@ -160,3 +160,30 @@ class Series:
     @property
     def complete(self) -> bool:
         return not self.missing
+
+
+@dataclass
+class Anchor:
+    """Where a review paragraph points: series, patch, file, hunk and lines."""
+
+    level: str  # "series" | "patch" | "commit-message" | "hunk" | "message"
+    patch_counter: int | None  # None when it anchors to the series (cover letter)
+    path: str = ""  # file of the hunk, "" above hunk level
+    hunk_index: int | None = None  # index into FileChange.hunks
+    line: int | None = None  # post-image line number the paragraph follows (pre-image for "-" lines)
+    quoted: list[str] = field(default_factory=list)  # the quoted lines it follows, as in the patch
+    confidence: str = "high"  # "high" | "medium" | "low"
+    inherited_from: str = ""  # msgid whose anchor a nested reply inherits
+
+
+@dataclass
+class ReviewComment:
+    """One paragraph a person wrote in a reply, tied to what it answers."""
+
+    msgid: str
+    author: str
+    date: str
+    revision: int
+    text: str
+    anchor: Anchor
+    in_reply_to: str = ""
