@@ -1,0 +1,65 @@
+"""Dataclasses to JSON and back, so cached stage results come back as the same types.
+
+Only what the stage results use is supported: dataclasses, list/tuple/dict,
+`X | None`, and plain scalars. Anything else is a programming error.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def to_jsonable(value: Any) -> Any:
+    """asdict for dataclasses (also nested in lists/dicts), str for paths."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def from_jsonable(tp: Any, data: Any) -> Any:
+    """Rebuild a value of type `tp` from what `to_jsonable` produced."""
+    if data is None:
+        return None
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        arms = [a for a in typing.get_args(tp) if a is not type(None)]
+        return from_jsonable(arms[0], data) if len(arms) == 1 else data
+    if origin in (list, tuple):
+        (item,) = typing.get_args(tp)[:1] or (Any,)
+        items = [from_jsonable(item, v) for v in data]
+        return items if origin is list else tuple(items)
+    if origin is dict:
+        _, val = typing.get_args(tp) or (Any, Any)
+        return {k: from_jsonable(val, v) for k, v in data.items()}
+    if dataclasses.is_dataclass(tp):
+        hints = typing.get_type_hints(tp)
+        kwargs = {f.name: from_jsonable(hints[f.name], data[f.name])
+                  for f in dataclasses.fields(tp) if f.init and f.name in data}
+        return tp(**kwargs)
+    if tp is Path:
+        return Path(data)
+    return data
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(to_jsonable(value), indent=2, sort_keys=False, ensure_ascii=False)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write via a temporary file and rename, so a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
