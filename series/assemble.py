@@ -1,0 +1,229 @@
+"""A thread's mails -> one revision of the series (series.model.Series), through b4.
+
+b4 decides what is a patch, a cover letter or a follow-up and which trailers
+belong where; we add the unidiff parse, the reply tree, the robot reports and
+a strict view of what is missing. Nothing is guessed: partial re-rolls are not
+filled in from older revisions, and a missing patch stays missing.
+
+`LoreMailbox.get_series()` is not idempotent (a second call adds the cover
+again and loses follow-up trailers), so every query builds a fresh mailbox.
+"""
+from __future__ import annotations
+
+import datetime
+import email.utils
+import re
+from collections.abc import Iterable
+from email.message import EmailMessage
+
+import b4
+
+from series import bots, diffstat, thread, trailers
+from series.b4env import isolated_b4
+from series.errors import SeriesInputError
+from series.model import BotReport, Cover, Message, Patch, Series
+from series.patchparse import extract_diff, parse_diff
+
+_BASE_HINT_RE = re.compile(
+    r"\b(?:is |are )?(?:based on|applies to|against|on top of)\s+(?:the\s+)?"
+    r"(?:tag\s+|branch\s+)?[`'\"]?(?P<ref>(?:next|mmotm|mm|v\d)[\w.-]*\d|[0-9a-f]{12,40})",
+    re.I,
+)
+_COMMIT_MSG_END_RE = re.compile(r"^---\s*$", re.M)
+
+
+def revisions(messages: Iterable[EmailMessage]) -> list[int]:
+    """The revisions (vN) with at least one patch mail in `messages`, ascending."""
+    with isolated_b4():
+        return sorted(_mailbox(messages).series)
+
+
+def assemble_series(messages: Iterable[EmailMessage], revision: int | None = None) -> Series:
+    """Revision `revision` (default: the highest number) of the series in `messages`."""
+    messages = list(messages)
+    with isolated_b4():
+        mailbox = _mailbox(messages)
+        present_revisions = sorted(mailbox.series)
+        if not present_revisions:
+            raise SeriesInputError("the thread has no patches in it (no [PATCH n/m] mail with a diff)")
+        wanted = present_revisions[-1] if revision is None else revision
+        if wanted not in mailbox.series:
+            have = ", ".join(f"v{r}" for r in present_revisions)
+            raise SeriesInputError(f"no v{wanted} in this thread (it has {have})")
+        lser = mailbox.get_series(wanted, reroll=False, codereview_trailers=False)
+        if lser is None:
+            raise SeriesInputError(f"v{wanted}: every patch of it is missing")
+        return _series(mailbox, lser, present_revisions)
+
+
+def _mailbox(messages: Iterable[EmailMessage]) -> b4.LoreMailbox:
+    mailbox = b4.LoreMailbox()
+    for msg in messages:
+        mailbox.add_message(msg)
+    return mailbox
+
+
+def _series(mailbox: b4.LoreMailbox, lser: b4.LoreSeries, present_revisions: list[int]) -> Series:
+    cover_lmsg = lser.patches[0] if lser.has_cover else None
+    cover_trailers = list(cover_lmsg.followup_trailers) if cover_lmsg else []
+    patches: dict[int, Patch] = {}
+    duplicates: list[int] = []
+    for lmsg in lser.patches[1:]:
+        if lmsg is None:
+            continue
+        if lmsg.counter in patches:  # b4 shifts a duplicate to the next slot; we keep the first
+            duplicates.append(lmsg.counter)
+            continue
+        patches[lmsg.counter] = _patch(lmsg, cover_trailers)
+    expected = max((p.expected for p in patches.values()), default=lser.expected)
+    ordered = [patches[c] for c in sorted(patches)]
+    cover = _cover(cover_lmsg) if cover_lmsg else None
+    messages, reports = _thread(mailbox, lser)
+    return Series(
+        revision=lser.revision,
+        expected=expected,
+        subject=cover.subject if cover else ordered[0].subject,
+        author=cover.author if cover else ordered[0].author,
+        cover=cover,
+        patches=ordered,
+        missing=[c for c in range(1, expected + 1) if c not in patches],
+        duplicates=sorted(set(duplicates)),
+        base_commit=lser.base_commit or "",
+        base_hint=_base_hint(cover_lmsg.body if cover_lmsg else ordered[0].commit_message),
+        change_id=lser.change_id or "",
+        thread=messages,
+        bot_reports=reports,
+        revisions_in_thread=present_revisions,
+    )
+
+
+def _patch(lmsg: b4.LoreMessage, cover_trailers: list[b4.LoreTrailer]) -> Patch:
+    where = f"v{lmsg.revision} {lmsg.counter}/{lmsg.expected} <{lmsg.msgid}>"
+    body = _strict_body(lmsg.msg, where)
+    diff = extract_diff(body)
+    end = _COMMIT_MSG_END_RE.search(body)
+    return Patch(
+        counter=lmsg.counter,
+        expected=lmsg.expected,
+        revision=lmsg.revision,
+        msgid=lmsg.msgid,
+        subject=lmsg.subject,
+        author=_author(lmsg),
+        date=_iso(lmsg.msg),
+        commit_message=(body[: end.start()] if end else body).strip("\n") + "\n",
+        diff=diff,
+        files=parse_diff(diff, where=where),
+        git_patch_id=lmsg.git_patch_id or "",
+        trailers=trailers.own_trailers(lmsg.body, lmsg.msgid),
+        followup_trailers=[
+            trailers.from_b4(t, lmsg.msgid) for t in [*lmsg.followup_trailers, *cover_trailers]
+        ],
+        mbox=_am_mbox(lmsg, where),
+    )
+
+
+def _am_mbox(lmsg: b4.LoreMessage, where: str) -> str:
+    """The mail as `git am` wants it (b4's am-ready message, no trailers added)."""
+    try:
+        am_msg = lmsg.get_am_message(add_trailers=False)
+    except SystemExit as exc:  # b4 exits on Unicode control characters (trojan-source)
+        raise SeriesInputError(f"{where}: suspicious Unicode control characters in the mail") from exc
+    raw = b"From git@z Thu Jan  1 00:00:00 1970\n" + b4.LoreMessage.get_msg_as_bytes(am_msg, headers="decode")
+    return raw.decode("utf-8")
+
+
+def _cover(lmsg: b4.LoreMessage) -> Cover:
+    body = _strict_body(lmsg.msg, f"cover letter <{lmsg.msgid}>")
+    entries, summary = diffstat.parse_diffstat(body)
+    return Cover(
+        msgid=lmsg.msgid,
+        subject=lmsg.subject,
+        author=_author(lmsg),
+        date=_iso(lmsg.msg),
+        body=body,
+        diffstat=entries,
+        diffstat_summary=summary,
+    )
+
+
+def _thread(mailbox: b4.LoreMailbox, lser: b4.LoreSeries) -> tuple[list[Message], list[BotReport]]:
+    """Every mail as a Message in the reply tree, plus the robot reports among them."""
+    series_ids = {m.msgid: m.counter for m in lser.patches if m is not None}
+    messages: list[Message] = []
+    references: dict[str, list[str]] = {}
+    reports: list[BotReport] = []
+    for lmsg in mailbox.msgid_map.values():
+        body, _charset = b4.LoreMessage.get_payload(lmsg.msg)
+        in_reply_to = lmsg.in_reply_to or ""
+        report = None
+        if lmsg.reply:
+            report = bots.parse_bot_report(
+                msgid=lmsg.msgid, in_reply_to=in_reply_to,
+                patch_counter=series_ids.get(in_reply_to) or None,
+                sender=lmsg.fromemail, body=body,
+            )
+        if report and in_reply_to in series_ids:
+            reports.append(report)
+        kind, counter = _kind(lmsg, report is not None)
+        references[lmsg.msgid] = list(lmsg.references)
+        messages.append(Message(
+            msgid=lmsg.msgid, in_reply_to=in_reply_to, subject=lmsg.full_subject,
+            author=_author(lmsg), date=_iso(lmsg.msg), kind=kind, depth=0, body=body,
+            patch_counter=counter,
+        ))
+    return thread.reply_tree(messages, references), reports
+
+
+def _kind(lmsg: b4.LoreMessage, is_report: bool) -> tuple[str, int | None]:
+    if is_report:
+        return "bot-report", None
+    if lmsg.reply:
+        return "reply", None
+    if lmsg.has_diff:
+        return "patch", lmsg.counter
+    if lmsg.counter == 0 and lmsg.expected > 0 and not lmsg.counters_inferred:
+        return "cover", None
+    return "other", None
+
+
+def _strict_body(msg: EmailMessage, where: str) -> str:
+    """The text we review must be exactly what was sent: refuse bytes that do not decode.
+
+    b4 decodes with errors='replace' and treats unknown charsets as UTF-8,
+    which would silently change a patch.
+    """
+    for part in msg.walk():
+        if part.get_content_maintype() != "text" and part.get_content_type() != "application/x-patch":
+            continue
+        payload = part.get_payload(decode=True)
+        if not isinstance(payload, bytes):
+            continue
+        charset = part.get_content_charset() or "utf-8"
+        try:
+            payload.decode(charset)
+        except LookupError as exc:
+            raise SeriesInputError(f"{where}: unknown charset {charset!r}") from exc
+        except UnicodeDecodeError as exc:
+            raise SeriesInputError(f"{where}: body is not valid {charset} ({exc.reason} at byte {exc.start})") from exc
+    body, _charset = b4.LoreMessage.get_payload(msg)
+    return body
+
+
+def _author(lmsg: b4.LoreMessage) -> str:
+    return f"{lmsg.fromname} <{lmsg.fromemail}>" if lmsg.fromname else lmsg.fromemail
+
+
+def _iso(msg: EmailMessage) -> str:
+    """The Date header as ISO 8601 in UTC ("" when missing or unparsable)."""
+    try:
+        when = email.utils.parsedate_to_datetime(str(msg.get("Date", "")))
+    except (TypeError, ValueError):
+        return ""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.timezone.utc)
+    return when.astimezone(datetime.timezone.utc).isoformat()
+
+
+def _base_hint(text: str) -> str:
+    match = _BASE_HINT_RE.search(text)
+    return match["ref"] if match else ""

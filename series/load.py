@@ -1,0 +1,153 @@
+"""Get a thread's mails: from a local mbox or maildir, stdin, or a public-inbox server.
+
+Whatever the source, the result is the same `Thread`: parsed messages (b4's
+mboxrd splitting and de-duplication) plus the raw mboxrd bytes, which the run
+directory keeps as the record of what was reviewed.
+"""
+from __future__ import annotations
+
+import gzip
+import io
+import pathlib
+import re
+import sys
+import zlib
+from dataclasses import dataclass
+from email.message import EmailMessage
+from importlib import resources
+
+import b4
+import liblore
+
+from series.b4env import isolated_b4
+from series.errors import SeriesFetchError, SeriesInputError
+
+BUNDLED_PACKAGE = "reviewtool"
+BUNDLED_DIR = "threads"
+
+# A Message-ID as people paste it: "<local@domain>" or "local@domain", no spaces.
+_MSGID_RE = re.compile(r"^<?[^\s<>/@]+@[^\s<>/@]+>?$")
+
+
+@dataclass
+class Thread:
+    """The mails of one thread, as read or fetched."""
+
+    messages: list[EmailMessage]
+    raw: bytes  # mboxrd bytes as read/fetched (maildir: written out as mboxrd)
+    origin: str  # path, "stdin", or the URL asked
+
+
+def bundled_thread_path(name: str) -> pathlib.Path:
+    """The packaged thread `name` ("pte-v3" -> reviewtool/threads/pte-v3.mbox)."""
+    if not re.fullmatch(r"[A-Za-z0-9._-]+", name):
+        raise SeriesInputError(f"bad bundled thread name {name!r}")
+    path = resources.files(BUNDLED_PACKAGE).joinpath(BUNDLED_DIR, f"{name}.mbox")
+    if not path.is_file():
+        known = ", ".join(bundled_thread_names()) or "none"
+        raise SeriesInputError(f"no bundled thread {name!r} (bundled: {known})")
+    return pathlib.Path(str(path))
+
+
+def bundled_thread_names() -> list[str]:
+    folder = resources.files(BUNDLED_PACKAGE).joinpath(BUNDLED_DIR)
+    return sorted(p.name[: -len(".mbox")] for p in folder.iterdir() if p.name.endswith(".mbox"))
+
+
+def load_thread(source: str, *, midmask: str | None = None, timeout: float = 30.0) -> Thread:
+    """Read `source`: an mbox path, a maildir, "-" (stdin), a Message-ID or a lore URL.
+
+    `midmask` (a `https://host/list/%s` template) overrides the user's
+    `b4.midmask` for Message-IDs; a URL names its own server.
+    """
+    if source == "-":
+        return _thread_from_bytes(sys.stdin.buffer.read(), "stdin")
+    path = pathlib.Path(source)
+    if path.exists():
+        if path.is_dir():
+            return _thread_from_maildir(path)
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise SeriesInputError(f"cannot read {source}: {exc.strerror}") from exc
+        return _thread_from_bytes(raw, str(path))
+    if source.startswith(("http://", "https://")) or _MSGID_RE.match(source):
+        return _fetch_thread(source, midmask=midmask, timeout=timeout)
+    raise SeriesInputError(f"{source}: no such file, and not a Message-ID or URL")
+
+
+def _thread_from_bytes(raw: bytes, origin: str) -> Thread:
+    if not raw.strip():
+        raise SeriesInputError(f"{origin}: empty input, no mail in it")
+    if not raw.startswith(b"From "):
+        # A single mail (.eml, git format-patch output without the From line)
+        # is accepted as a one-message mbox; anything else is not mail.
+        raw = b"From mboxrd@z Thu Jan  1 00:00:00 1970\n" + _mboxrd_escape(raw)
+    with isolated_b4():
+        messages = b4.split_and_dedupe_pi_results(raw)
+    _check_messages(messages, origin)
+    return Thread(messages=messages, raw=raw, origin=origin)
+
+
+def _thread_from_maildir(path: pathlib.Path) -> Thread:
+    if not b4.is_maildir(str(path)):
+        raise SeriesInputError(f"{path}: a directory but not a maildir (needs cur/, new/, tmp/)")
+    with isolated_b4():
+        messages = b4.get_msgs_from_mailbox_or_maildir(str(path))
+        buf = io.BytesIO()
+        b4.save_mboxrd_mbox(messages, buf, mangle_from=True)
+    if not messages:
+        raise SeriesInputError(f"{path}: empty maildir, no mail in it")
+    _check_messages(messages, str(path))
+    return Thread(messages=messages, raw=buf.getvalue(), origin=str(path))
+
+
+def _fetch_thread(source: str, *, midmask: str | None, timeout: float) -> Thread:
+    with isolated_b4(midmask=midmask, network=True):
+        msgid = b4.parse_msgid(source)  # may re-point midmask at the URL's server
+        node = b4.get_lore_node()
+        # Same node b4 would use, but with our bounded timeout and no cache.
+        node = liblore.LoreNode.from_git_config(
+            node.url, cache_dir=None, request_timeout=(timeout, timeout), auto_probe=False,
+        )
+        url = f"{node.url}/{msgid}"
+        print(f"reviewtool: fetching {url}", file=sys.stderr)
+        try:
+            raw = node.get_mbox_by_msgid(msgid, nocache=True)
+        except liblore.RemoteError as exc:
+            if exc.status_code is not None and exc.status_code < 500:
+                raise SeriesInputError(
+                    f"{node.url} has no thread for <{msgid}> (HTTP {exc.status_code})"
+                ) from exc
+            raise SeriesFetchError(
+                f"{node.url} did not answer for <{msgid}> within {timeout:g}s: {exc}"
+            ) from exc
+        except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            raise SeriesFetchError(f"{url}: the server sent a broken mbox.gz: {exc}") from exc
+        except liblore.LibloreError as exc:
+            raise SeriesFetchError(f"{url}: {exc}") from exc
+        finally:
+            node.close()
+        messages = b4.split_and_dedupe_pi_results(raw)
+        strict = b4.get_strict_thread(messages, msgid) if messages else None
+    if not strict:
+        raise SeriesInputError(f"{url}: the server's answer holds no mail of that thread")
+    _check_messages(strict, url)
+    return Thread(messages=strict, raw=raw, origin=url)
+
+
+def _mboxrd_escape(raw: bytes) -> bytes:
+    return re.sub(rb"(?m)^(>*From )", rb">\1", raw)
+
+
+def _check_messages(messages: list[EmailMessage], origin: str) -> None:
+    """Refuse what is not mail: every message needs a Message-ID and a From."""
+    if not messages:
+        raise SeriesInputError(f"{origin}: no mail in it")
+    for index, msg in enumerate(messages, 1):
+        if msg.defects and not msg.keys():
+            raise SeriesInputError(f"{origin}: message {index} is not mail ({msg.defects[0]})")
+        if not msg.get("Message-ID") or not msg.get("From"):
+            raise SeriesInputError(
+                f"{origin}: message {index} is not mail (no Message-ID or From header)"
+            )

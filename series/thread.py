@@ -1,0 +1,56 @@
+"""The reply tree: who answered what, in the order a mail reader shows it.
+
+A message hangs under its In-Reply-To; when that mail is not in the thread
+(e.g. a reply to the patch missing from the archive) it hangs under the
+nearest References entry that is, else it starts its own subtree. Its
+`in_reply_to` keeps the header's Message-ID either way: it is what the sender
+answered.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from series.model import Message
+
+
+def reply_tree(messages: list[Message], references: dict[str, list[str]]) -> list[Message]:
+    """`messages` depth-first by date with `depth` set; `references` maps msgid -> References."""
+    by_id = {m.msgid: m for m in messages}
+    children: dict[str, list[Message]] = {}
+    roots: list[Message] = []
+    for msg in messages:
+        parent = _parent(msg, references.get(msg.msgid, []), by_id)
+        if parent:
+            children.setdefault(parent, []).append(msg)
+        else:
+            roots.append(msg)
+    ordered: list[Message] = []
+    seen: set[str] = set()
+
+    def walk(msg: Message, depth: int) -> None:
+        if msg.msgid in seen:  # a References loop in hostile mail
+            return
+        seen.add(msg.msgid)
+        ordered.append(replace(msg, depth=depth))
+        for child in sorted(children.get(msg.msgid, []), key=_when):
+            walk(child, depth + 1)
+
+    for root in sorted(roots, key=_when):
+        walk(root, 0)
+    for msg in sorted(messages, key=_when):  # members of an In-Reply-To cycle
+        walk(msg, 0)
+    return ordered
+
+
+def _parent(msg: Message, refs: list[str], by_id: dict[str, Message]) -> str:
+    if msg.in_reply_to in by_id and msg.in_reply_to != msg.msgid:
+        return msg.in_reply_to
+    for ref in reversed(refs):
+        if ref in by_id and ref != msg.msgid:
+            return ref
+    return ""
+
+
+def _when(msg: Message) -> tuple[str, str]:
+    # Dates are ISO 8601 in UTC (assemble normalises them), so strings sort by time.
+    return (msg.date, msg.msgid)
