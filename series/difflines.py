@@ -1,0 +1,70 @@
+"""The lines of a patch that say what it changes, normalised for comparing versions.
+
+Pairing, interdiff and comment carry-over all compare two revisions of a patch
+as diffs, without a tree. Line numbers, `index` lines and whitespace move
+between revisions without meaning anything, so they are dropped here, once.
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+from series.model import Patch
+
+_WORD = re.compile(r"\w")
+# Below this many word characters a line ("}", "break;", "return 0;") says
+# nothing about which patch it came from.
+MIN_WORD_CHARS = 6
+# Lines every new file starts with: they tie nothing to a particular patch.
+_BOILERPLATE = re.compile(
+    r"^(#\s*(include|ifndef|endif)\b|#\s*define\s+_\w+_H\b|(//|/?\*)?\s*(SPDX-License-Identifier|Copyright|Author)\b)"
+)
+
+
+@dataclass(frozen=True)
+class DiffLine:
+    """One line of a hunk: sign is '+', '-' or ' ' (context)."""
+
+    path: str
+    sign: str
+    text: str  # whitespace-normalised content, without the sign
+
+    @property
+    def key(self) -> str:
+        return self.sign + self.text
+
+
+def normalise(text: str) -> str:
+    """Collapse whitespace: re-indenting a line is not a change worth showing."""
+    return " ".join(text.split())
+
+
+def is_telling(text: str) -> bool:
+    return len(_WORD.findall(text)) >= MIN_WORD_CHARS and not _BOILERPLATE.match(text)
+
+
+def diff_lines(patch: Patch) -> list[DiffLine]:
+    """Every hunk line of the patch in order, with its file, as mailed."""
+    out: list[DiffLine] = []
+    for fc in patch.files:
+        for hunk in fc.hunks:
+            for raw in hunk.text.splitlines()[1:]:  # first line is the @@ header
+                if not raw or raw[0] not in "+- ":
+                    continue  # "\ No newline at end of file"
+                out.append(DiffLine(fc.path, raw[0], normalise(raw[1:])))
+    return out
+
+
+def changed_keys(patch: Patch) -> Counter[str]:
+    """Multiset of the telling +/- lines: the patch's fingerprint for pairing.
+
+    A line both removed and added by the same patch was moved, not written:
+    it is left out, or code moved to a new file would pair a patch with every
+    earlier patch that once touched that code.
+    """
+    lines = [d for d in diff_lines(patch) if d.sign != " " and is_telling(d.text)]
+    removed = {d.text for d in lines if d.sign == "-"}
+    added = {d.text for d in lines if d.sign == "+"}
+    moved = removed & added
+    return Counter(d.key for d in lines if d.text not in moved)

@@ -1,0 +1,328 @@
+"""Order the revisions of one series and pair the patches of v(n-1) with v(n).
+
+Authors rename, split, merge and rewrite patches between revisions, so the
+pairing is evidence, not an identity: each link says how it was found
+(patch-id, subject, shared changed lines, same functions) and how strongly,
+and each group of linked patches says what happened (unchanged, modified,
+split, merged, reworked, dropped, new). A patch missing from the archive is
+shown as missing, never as dropped or new: its fate is unknown.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+
+from series.difflines import changed_keys
+from series.errors import SeriesInputError
+from series.model import Patch, Series
+
+# A content link needs this much of either patch's changed lines in common...
+MIN_SHARE = 0.2
+MIN_SHARED_LINES = 5
+# ...or, for a small patch, at least this share of it (a one-line patch
+# taken over whole is still the same patch).
+SMALL_PATCH_SHARE = 0.5
+
+_PREFIX = re.compile(r"^\s*(\[[^\]]*\]\s*)*")
+_SUBSYSTEM = re.compile(r"^[\w./,{}-]+:\s+")
+_SHORTLOG_HEAD = re.compile(r"^\S.*\(\d+\):\s*$")
+
+
+@dataclass
+class PatchRef:
+    """One patch slot of a revision; `missing` slots have no mail in the input."""
+
+    counter: int
+    subject: str  # from the mail, or from the cover letter's shortlog when missing
+    missing: bool
+
+
+@dataclass
+class Link:
+    """Evidence that new patch `new` carries on (part of) old patch `old`."""
+
+    old: int
+    new: int
+    method: str  # "patch-id" | "content" | "content+subject" | "content-weak" | "subject" | "functions"
+    score: float  # 0..1, the strongest of the measures below
+    shared_lines: int  # changed lines (normalised, moves left out) found in both
+    old_share: float  # shared / changed lines of the old patch
+    new_share: float  # shared / changed lines of the new patch
+    subject_ratio: float  # similarity of the subjects without subsystem prefix
+    examples: list[str] = field(default_factory=list)  # a few shared lines or functions
+
+
+@dataclass
+class PairGroup:
+    """Patches linked together, and what happened to them."""
+
+    kind: str  # "unchanged" | "modified" | "split" | "merged" | "reworked" | "dropped" | "new" | "missing"
+    old: list[int]
+    new: list[int]
+    note: str = ""
+
+
+@dataclass
+class Pairing:
+    old_revision: int
+    new_revision: int
+    old_patches: list[PatchRef]
+    new_patches: list[PatchRef]
+    links: list[Link]
+    groups: list[PairGroup]
+
+    def successors(self, old: int) -> list[int]:
+        return sorted({lk.new for lk in self.links if lk.old == old})
+
+    def predecessors(self, new: int) -> list[int]:
+        return sorted({lk.old for lk in self.links if lk.new == new})
+
+
+def bare_subject(subject: str) -> str:
+    """Subject without [PATCH ...] and subsystem prefix: "mm/pte_ref: x" -> "x"."""
+    s = _PREFIX.sub("", subject).strip()
+    return _SUBSYSTEM.sub("", s).strip().lower()
+
+
+def shortlog_subjects(cover_body: str) -> list[str]:
+    """The patch subjects git format-patch lists in the cover letter, in order.
+
+    They name the patches that never reached the archive.
+    """
+    lines = cover_body.splitlines()
+    for i, line in enumerate(lines):
+        if _SHORTLOG_HEAD.match(line):
+            break
+    else:
+        return []
+    subjects: list[str] = []
+    indent = None
+    for line in lines[i + 1 :]:
+        if not line.strip():
+            break
+        depth = len(line) - len(line.lstrip())
+        if indent is None:
+            indent = depth
+        if depth > indent and subjects:  # wrapped subject
+            subjects[-1] += " " + line.strip()
+        elif depth == indent:
+            subjects.append(line.strip())
+        else:
+            break
+    return subjects
+
+
+def patch_refs(series: Series) -> list[PatchRef]:
+    """All slots 1..expected, missing ones named from the shortlog when it fits."""
+    shortlog = shortlog_subjects(series.cover.body) if series.cover else []
+    if len(shortlog) != series.expected:
+        shortlog = []
+    present = {p.counter: p for p in series.patches}
+    refs = []
+    for n in range(1, series.expected + 1):
+        if n in present:
+            refs.append(PatchRef(n, present[n].subject, False))
+        else:
+            refs.append(PatchRef(n, shortlog[n - 1] if shortlog else "", True))
+    return refs
+
+
+def order_versions(series_list: list[Series]) -> list[Series]:
+    """Sort revisions oldest first and check they are one series.
+
+    Raises SeriesInputError for fewer than two revisions, a revision given
+    twice, or revisions that are clearly different series (different
+    change-id, or different author and no subject in common).
+    """
+    if len(series_list) < 2:
+        got = f"only v{series_list[0].revision}" if series_list else "none"
+        raise SeriesInputError(f"need at least two revisions of a series to compare, got {got}")
+    ordered = sorted(series_list, key=lambda s: s.revision)
+    revs = [s.revision for s in ordered]
+    if len(set(revs)) != len(revs):
+        raise SeriesInputError(f"revision given twice: {revs}")
+    first = ordered[0]
+    for other in ordered[1:]:
+        _check_same_series(first, other)
+    return ordered
+
+
+def _check_same_series(a: Series, b: Series) -> None:
+    if a.change_id and b.change_id and a.change_id != b.change_id:
+        raise SeriesInputError(
+            f"v{a.revision} and v{b.revision} are different series (change-id {a.change_id} vs {b.change_id})"
+        )
+    if a.change_id and a.change_id == b.change_id:
+        return
+    same_author = _email(a.author) == _email(b.author)
+    subjects_a = {bare_subject(r.subject) for r in patch_refs(a)} | {bare_subject(a.subject)}
+    subjects_b = {bare_subject(r.subject) for r in patch_refs(b)} | {bare_subject(b.subject)}
+    if not same_author or not (subjects_a & subjects_b) - {""}:
+        raise SeriesInputError(
+            f"v{a.revision} \"{a.subject}\" ({a.author}) and v{b.revision} \"{b.subject}\" ({b.author}) "
+            "do not look like the same series: different author or no patch subject in common"
+        )
+
+
+def _email(author: str) -> str:
+    m = re.search(r"<([^>]+)>", author)
+    return (m.group(1) if m else author).strip().lower()
+
+
+def pair_patches(old: Series, new: Series) -> Pairing:
+    """Link each patch of `old` to the patches of `new` that carry it on."""
+    old_refs, new_refs = patch_refs(old), patch_refs(new)
+    links = _content_links(old.patches, new.patches)
+    _add_subject_links(links, old_refs, new_refs)
+    _add_function_links(links, old.patches, new.patches)
+    links.sort(key=lambda lk: (lk.old, lk.new))
+    return Pairing(old.revision, new.revision, old_refs, new_refs, links, _groups(links, old_refs, new_refs))
+
+
+def _content_links(old: list[Patch], new: list[Patch]) -> list[Link]:
+    """Links by patch-id, then by shared changed lines.
+
+    A strong link needs a good share of either patch. A patch that would
+    otherwise stay unlinked (dropped or new) takes its best partner when they
+    still share MIN_SHARED_LINES lines, marked "content-weak": in a heavy
+    rework a concept moving into a much larger patch leaves only that much.
+    """
+    keys_old = {p.counter: changed_keys(p) for p in old}
+    keys_new = {q.counter: changed_keys(q) for q in new}
+    strong: list[Link] = []
+    weak: list[Link] = []
+    for p in old:
+        ka = keys_old[p.counter]
+        for q in new:
+            kb = keys_new[q.counter]
+            ratio = _subject_ratio(p.subject, q.subject)
+            if p.git_patch_id and p.git_patch_id == q.git_patch_id:
+                strong.append(Link(p.counter, q.counter, "patch-id", 1.0, sum(ka.values()), 1.0, 1.0, ratio))
+                continue
+            common = ka & kb
+            shared = sum(common.values())
+            if not shared:
+                continue
+            old_share = shared / max(1, sum(ka.values()))
+            new_share = shared / max(1, sum(kb.values()))
+            best = max(old_share, new_share)
+            link = Link(p.counter, q.counter, "content", round(best, 3), shared,
+                        round(old_share, 3), round(new_share, 3), ratio,
+                        [k for k, _ in common.most_common()][:3])
+            if (shared >= MIN_SHARED_LINES and best >= MIN_SHARE) or best >= SMALL_PATCH_SHARE:
+                strong.append(link)
+            elif shared >= MIN_SHARED_LINES:
+                link.method = "content-weak"
+                weak.append(link)
+    linked_old = {lk.old for lk in strong}
+    linked_new = {lk.new for lk in strong}
+    for side, linked in (("old", linked_old), ("new", linked_new)):
+        best_weak: dict[int, Link] = {}
+        for lk in weak:
+            c = getattr(lk, side)
+            if c not in linked and (c not in best_weak or lk.shared_lines > best_weak[c].shared_lines):
+                best_weak[c] = lk
+        strong.extend(lk for lk in best_weak.values() if lk not in strong)
+    return strong
+
+
+def _subject_ratio(a: str, b: str) -> float:
+    return round(difflib.SequenceMatcher(None, bare_subject(a), bare_subject(b)).ratio(), 3)
+
+
+def _add_subject_links(links: list[Link], old_refs: list[PatchRef], new_refs: list[PatchRef]) -> None:
+    """Same subject (without subsystem prefix) links two slots, missing ones included.
+
+    That is the only evidence a missing patch can give, and a rename of the
+    subsystem prefix ("mm:" -> "mm/pte_ref:") is not a new patch.
+    """
+    have = {(lk.old, lk.new) for lk in links}
+    for o in old_refs:
+        for n in new_refs:
+            if not o.subject or bare_subject(o.subject) != bare_subject(n.subject):
+                continue
+            if (o.counter, n.counter) in have:
+                for lk in links:
+                    if (lk.old, lk.new) == (o.counter, n.counter) and lk.method == "content":
+                        lk.method = "content+subject"
+                continue
+            note = "missing from the archive: subject from the cover letter" if (o.missing or n.missing) else ""
+            links.append(Link(o.counter, n.counter, "subject", 1.0, 0, 0.0, 0.0, 1.0, [note] if note else []))
+
+
+def _functions(patch: Patch) -> set[str]:
+    """path:function of every hunk, from the @@ section header git prints."""
+    out = set()
+    for fc in patch.files:
+        for h in fc.hunks:
+            m = re.search(r"(\w+)\s*\(", h.section_header)
+            if m:
+                out.add(f"{fc.path}:{m.group(1)}")
+    return out
+
+
+def _add_function_links(links: list[Link], old: list[Patch], new: list[Patch]) -> None:
+    """Weakest evidence, only for a new patch nothing else explains.
+
+    A small new patch that changes exactly the functions one old patch changed
+    was most likely cut out of it (the changed line itself may be renamed).
+    """
+    linked_new = {lk.new for lk in links}
+    funcs_old = {p.counter: _functions(p) for p in old}
+    for q in new:
+        if q.counter in linked_new:
+            continue
+        fq = _functions(q)
+        if not fq:
+            continue
+        owners = [c for c, f in funcs_old.items() if fq <= f]
+        if len(owners) == 1:
+            links.append(
+                Link(owners[0], q.counter, "functions", 0.0, 0, 0.0, 0.0,
+                     _subject_ratio(next(p.subject for p in old if p.counter == owners[0]), q.subject),
+                     sorted(fq)[:3])
+            )
+
+
+def _groups(links: list[Link], old_refs: list[PatchRef], new_refs: list[PatchRef]) -> list[PairGroup]:
+    """Connected components of the link graph, each named for its shape."""
+    parent: dict[tuple[str, int], tuple[str, int]] = {}
+
+    def find(x: tuple[str, int]) -> tuple[str, int]:
+        while parent.setdefault(x, x) != x:
+            x = parent[x]
+        return x
+
+    for lk in links:
+        parent[find(("old", lk.old))] = find(("new", lk.new))
+    comps: dict[tuple[str, int], tuple[list[int], list[int]]] = {}
+    for r in old_refs:
+        comps.setdefault(find(("old", r.counter)), ([], []))[0].append(r.counter)
+    for r in new_refs:
+        comps.setdefault(find(("new", r.counter)), ([], []))[1].append(r.counter)
+    missing_old = {r.counter for r in old_refs if r.missing}
+    missing_new = {r.counter for r in new_refs if r.missing}
+    groups = []
+    for olds, news in comps.values():
+        groups.append(_name_group(olds, news, links, missing_old, missing_new))
+    groups.sort(key=lambda g: (min(g.old) if g.old else 10**6, min(g.new) if g.new else 0))
+    return groups
+
+
+def _name_group(olds: list[int], news: list[int], links: list[Link],
+                missing_old: set[int], missing_new: set[int]) -> PairGroup:
+    missing = [f"old {c}" for c in olds if c in missing_old] + [f"new {c}" for c in news if c in missing_new]
+    note = ("missing from the archive: " + ", ".join(missing)) if missing else ""
+    if not news:
+        return PairGroup("missing" if olds[0] in missing_old else "dropped", olds, news, note)
+    if not olds:
+        return PairGroup("missing" if news[0] in missing_new else "new", olds, news, note)
+    if len(olds) == 1 and len(news) == 1:
+        same = any(lk.method == "patch-id" and lk.old == olds[0] and lk.new == news[0] for lk in links)
+        return PairGroup("unchanged" if same else "modified", olds, news, note)
+    if len(olds) == 1:
+        return PairGroup("split", olds, news, note)
+    if len(news) == 1:
+        return PairGroup("merged", olds, news, note)
+    return PairGroup("reworked", olds, news, note)
