@@ -79,6 +79,7 @@ def _series(mailbox: b4.LoreMailbox, lser: b4.LoreSeries, present_revisions: lis
     ordered = [patches[c] for c in sorted(patches)]
     cover = _cover(cover_lmsg) if cover_lmsg else None
     messages, reports = _thread(mailbox, lser)
+    missing = [c for c in range(1, expected + 1) if c not in patches]
     return Series(
         revision=lser.revision,
         expected=expected,
@@ -86,7 +87,7 @@ def _series(mailbox: b4.LoreMailbox, lser: b4.LoreSeries, present_revisions: lis
         author=cover.author if cover else ordered[0].author,
         cover=cover,
         patches=ordered,
-        missing=[c for c in range(1, expected + 1) if c not in patches],
+        missing=missing,
         duplicates=sorted(set(duplicates)),
         base_commit=lser.base_commit or "",
         base_hint=_base_hint(cover_lmsg.body if cover_lmsg else ordered[0].commit_message),
@@ -94,6 +95,10 @@ def _series(mailbox: b4.LoreMailbox, lser: b4.LoreSeries, present_revisions: lis
         thread=messages,
         bot_reports=reports,
         revisions_in_thread=present_revisions,
+        diffstat_check=(
+            diffstat.check(cover.diffstat, cover.diffstat_summary, ordered, missing)
+            if cover and cover.diffstat else None
+        ),
     )
 
 

@@ -1,48 +1,31 @@
 """The cover letter's diffstat, and how it compares with the patches present.
 
-git prints the stat of the whole series in the cover; when a patch is missing
-from the archive, the sum of the present patches differs, and saying by how
-much (and in which files) tells the reader what the missing patch touched.
+git prints the net stat of the whole series in the cover. Per file, that net
+count can be below the sum of the patches' counts (a line added by one patch
+and changed by a later one) but not above it: each line of the net diff was
+added or removed by some patch. So a file the cover lists that no present
+patch touches, or that has more changes in the cover than in all present
+patches, was touched by a patch that is missing; with no patch missing it
+means the cover does not describe these patches.
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
-from series.model import DiffstatEntry, Patch
+from series.model import DiffstatCheck, DiffstatEntry, Patch
 
-_ENTRY_RE = re.compile(r"^ (?P<path>\S.*?)\s+\|\s+(?P<changes>\d+|Bin\b.*?)(?: [+-]+)?\s*$")
+_ENTRY_RE = re.compile(r"^ (?P<path>\S.*?)\s+\|\s+(?P<changes>\d+|Bin\b[^|]*?)(?: [+-]+)?\s*$")
 _SUMMARY_RE = re.compile(
     r"^ (\d+) files? changed(?:, (\d+) insertions?\(\+\))?(?:, (\d+) deletions?\(-\))?\s*$"
 )
-
-
-@dataclass
-class DiffstatComparison:
-    """Cover diffstat against the sum of the present patches, per file and in total."""
-
-    cover_files: int
-    cover_insertions: int
-    cover_deletions: int
-    present_files: int
-    present_insertions: int
-    present_deletions: int
-    differing: list[tuple[str, int, int]]  # (path as printed, cover changes, present changes)
-
-    @property
-    def matches(self) -> bool:
-        return not self.differing and (
-            (self.cover_insertions, self.cover_deletions)
-            == (self.present_insertions, self.present_deletions)
-        )
+_BRACE_RENAME_RE = re.compile(r"\{[^{}]* => ([^{}]*)\}")
 
 
 def parse_diffstat(body: str) -> tuple[list[DiffstatEntry], str]:
     """Entries and summary line of the first diffstat block in `body` (a cover letter)."""
     entries: list[DiffstatEntry] = []
     for line in body.splitlines():
-        summary = _SUMMARY_RE.match(line)
-        if summary and entries:
+        if entries and _SUMMARY_RE.match(line):
             return entries, line.strip()
         match = _ENTRY_RE.match(line)
         if match:
@@ -51,41 +34,70 @@ def parse_diffstat(body: str) -> tuple[list[DiffstatEntry], str]:
                 path=match["path"].strip(),
                 changes=int(changes) if changes.isdigit() else 0,
             ))
-        elif entries and line.strip():
+        elif entries:
             entries = []  # not a diffstat after all; look further
     return [], ""
 
 
-def compare(entries: list[DiffstatEntry], summary: str, patches: list[Patch]) -> DiffstatComparison:
-    """Cover numbers against the present patches. Paths git shortened (".../x") match by suffix."""
+def check(entries: list[DiffstatEntry], summary: str, patches: list[Patch], missing: list[int]) -> DiffstatCheck:
+    """Compare the cover's diffstat with the present patches (see the module doc)."""
     per_path: dict[str, int] = {}
     for patch in patches:
         for change in patch.files:
             per_path[change.path] = per_path.get(change.path, 0) + change.added + change.removed
-    differing = []
+    only_in_cover: list[str] = []
+    more_in_cover: list[DiffstatEntry] = []
+    matched: set[str] = set()
     for entry in entries:
-        present = _lookup(entry.path, per_path)
-        if present != entry.changes:
-            differing.append((entry.path, entry.changes, present))
-    covered = {p for e in entries for p in per_path if _same_path(e.path, p)}
-    differing += [(path, 0, n) for path, n in sorted(per_path.items()) if path not in covered]
-    numbers = _SUMMARY_RE.match(" " + summary) if summary else None
-    return DiffstatComparison(
-        cover_files=int(numbers.group(1)) if numbers else len(entries),
-        cover_insertions=int(numbers.group(2) or 0) if numbers else 0,
-        cover_deletions=int(numbers.group(3) or 0) if numbers else 0,
+        paths = [p for p in per_path if _same_path(entry.path, p)]
+        matched.update(paths)
+        if not paths:
+            only_in_cover.append(entry.path)
+        elif entry.changes > sum(per_path[p] for p in paths):
+            more_in_cover.append(entry)
+    only_in_patches = sorted(set(per_path) - matched)
+    numbers = _SUMMARY_RE.match(" " + summary)
+    cover_files = int(numbers.group(1)) if numbers else len(entries)
+    unexplained = bool(only_in_patches) or (not missing and bool(only_in_cover or more_in_cover))
+    return DiffstatCheck(
+        cover_files=cover_files,
         present_files=len(per_path),
-        present_insertions=sum(p.added for p in patches),
-        present_deletions=sum(p.removed for p in patches),
-        differing=differing,
+        only_in_cover=only_in_cover,
+        more_in_cover=more_in_cover,
+        only_in_patches=only_in_patches,
+        consistent=not unexplained,
+        explanation=_explain(only_in_cover, more_in_cover, only_in_patches, missing),
     )
 
 
+def _explain(only_in_cover: list[str], more_in_cover: list[DiffstatEntry],
+             only_in_patches: list[str], missing: list[int]) -> str:
+    gone = ", ".join(str(c) for c in missing)
+    parts = []
+    if only_in_cover:
+        parts.append(f"{len(only_in_cover)} file(s) in the cover diffstat touched by no present patch")
+    if more_in_cover:
+        parts.append(f"{len(more_in_cover)} file(s) with more changes in the cover than in the present patches")
+    if only_in_patches:
+        parts.append(f"{len(only_in_patches)} file(s) touched by patches but absent from the cover diffstat")
+    if not parts and missing:
+        return (f"the present patches account for every file and count in the cover diffstat, "
+                f"so it does not show what the missing patch(es) {gone} touched")
+    if not parts:
+        return "the cover diffstat matches the patches present"
+    text = "; ".join(parts)
+    if only_in_patches:
+        return f"{text}: the cover does not describe these patches"
+    if missing:
+        return f"{text}: explained by the missing patch(es) {gone}, which must touch them"
+    return f"{text}, yet no patch is missing: the cover does not describe these patches"
+
+
 def _same_path(printed: str, path: str) -> bool:
+    """Match a diffstat path (maybe shortened to ".../x" or a rename "a/{b => c}") to a file."""
+    printed = _BRACE_RENAME_RE.sub(r"\1", printed).replace("//", "/")
+    if " => " in printed:
+        printed = printed.split(" => ", 1)[1]
     if printed.startswith(".../"):
         return path.endswith(printed[3:])
     return printed == path
-
-
-def _lookup(printed: str, per_path: dict[str, int]) -> int:
-    return sum(n for path, n in per_path.items() if _same_path(printed, path))

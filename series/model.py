@@ -86,6 +86,26 @@ class DiffstatEntry:
 
 
 @dataclass
+class DiffstatCheck:
+    """The cover's diffstat against the patches present.
+
+    The cover counts the net change of the whole series, the patches count
+    each step, so per file the cover can be smaller than the sum (a line added
+    then changed again) but never larger, unless a patch is missing. Files the
+    cover lists that no present patch touches, or with more changes in the
+    cover than in all present patches, are what the missing patches touched.
+    """
+
+    cover_files: int  # "N files changed" of the cover
+    present_files: int  # distinct files the present patches touch
+    only_in_cover: list[str]  # paths (as the cover prints them) no present patch touches
+    more_in_cover: list[DiffstatEntry]  # cover count above the present patches' sum (the cover's count)
+    only_in_patches: list[str]  # files the patches touch that the cover does not list
+    consistent: bool  # True when every difference is explained by a missing patch (or none)
+    explanation: str  # one sentence for the report
+
+
+@dataclass
 class Cover:
     """The 0/N mail."""
 
@@ -156,6 +176,7 @@ class Series:
     thread: list[Message]  # every mail, in tree order (depth-first by date)
     bot_reports: list[BotReport]
     revisions_in_thread: list[int]  # all revisions b4 found in the input
+    diffstat_check: DiffstatCheck | None = None  # None without a cover diffstat
 
     @property
     def complete(self) -> bool:
