@@ -21,7 +21,7 @@ import b4
 from series import bots, diffstat, thread, trailers
 from series.b4env import isolated_b4
 from series.errors import SeriesInputError
-from series.model import BotReport, Cover, Message, Patch, Series
+from series.model import BotReport, Cover, FileChange, Message, Patch, Series
 from series.patchparse import extract_diff, parse_diff
 
 _BASE_HINT_RE = re.compile(
@@ -106,6 +106,8 @@ def _patch(lmsg: b4.LoreMessage, cover_trailers: list[b4.LoreTrailer]) -> Patch:
     where = f"v{lmsg.revision} {lmsg.counter}/{lmsg.expected} <{lmsg.msgid}>"
     body = _strict_body(lmsg.msg, where)
     diff = extract_diff(body)
+    files = parse_diff(diff, where=where)
+    _check_own_diffstat(body, files, where)
     end = _COMMIT_MSG_END_RE.search(body)
     return Patch(
         counter=lmsg.counter,
@@ -117,7 +119,7 @@ def _patch(lmsg: b4.LoreMessage, cover_trailers: list[b4.LoreTrailer]) -> Patch:
         date=_iso(lmsg.msg),
         commit_message=(body[: end.start()] if end else body).strip("\n") + "\n",
         diff=diff,
-        files=parse_diff(diff, where=where),
+        files=files,
         git_patch_id=lmsg.git_patch_id or "",
         trailers=trailers.own_trailers(lmsg.body, lmsg.msgid),
         followup_trailers=[
@@ -125,6 +127,16 @@ def _patch(lmsg: b4.LoreMessage, cover_trailers: list[b4.LoreTrailer]) -> Patch:
         ],
         mbox=_am_mbox(lmsg, where),
     )
+
+
+def _check_own_diffstat(body: str, files: list[FileChange], where: str) -> None:
+    """A diff cut off between two files still parses; its own diffstat tells."""
+    _entries, summary = diffstat.parse_diffstat(body)
+    stated = diffstat.files_changed(summary)
+    if stated is not None and len(files) < stated:
+        raise SeriesInputError(
+            f"{where}: the diff has {len(files)} file(s) but its diffstat says {stated}: cut off?"
+        )
 
 
 def _am_mbox(lmsg: b4.LoreMessage, where: str) -> str:

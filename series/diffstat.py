@@ -39,6 +39,12 @@ def parse_diffstat(body: str) -> tuple[list[DiffstatEntry], str]:
     return [], ""
 
 
+def files_changed(summary: str) -> int | None:
+    """N of "N files changed, ...", None for no summary."""
+    numbers = _SUMMARY_RE.match(" " + summary)
+    return int(numbers.group(1)) if numbers else None
+
+
 def check(entries: list[DiffstatEntry], summary: str, patches: list[Patch], missing: list[int]) -> DiffstatCheck:
     """Compare the cover's diffstat with the present patches (see the module doc)."""
     per_path: dict[str, int] = {}
@@ -56,8 +62,7 @@ def check(entries: list[DiffstatEntry], summary: str, patches: list[Patch], miss
         elif entry.changes > sum(per_path[p] for p in paths):
             more_in_cover.append(entry)
     only_in_patches = sorted(set(per_path) - matched)
-    numbers = _SUMMARY_RE.match(" " + summary)
-    cover_files = int(numbers.group(1)) if numbers else len(entries)
+    cover_files = files_changed(summary) or len(entries)
     unexplained = bool(only_in_patches) or (not missing and bool(only_in_cover or more_in_cover))
     return DiffstatCheck(
         cover_files=cover_files,

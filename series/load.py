@@ -115,13 +115,19 @@ def _fetch_thread(source: str, *, midmask: str | None, timeout: float) -> Thread
         try:
             raw = node.get_mbox_by_msgid(msgid, nocache=True)
         except liblore.RemoteError as exc:
-            if exc.status_code is not None and exc.status_code < 500:
+            # No answer at all is reported like bad input (exit 2, as the issue's
+            # acceptance asks): the server named is wrong or unreachable.
+            # A server that answers with an error is an infrastructure failure.
+            if exc.status_code is None:
+                raise SeriesInputError(
+                    f"{node.url} did not answer for <{msgid}> within {timeout:g}s "
+                    f"(check --midmask / b4.midmask and the network)"
+                ) from exc
+            if exc.status_code < 500:
                 raise SeriesInputError(
                     f"{node.url} has no thread for <{msgid}> (HTTP {exc.status_code})"
                 ) from exc
-            raise SeriesFetchError(
-                f"{node.url} did not answer for <{msgid}> within {timeout:g}s: {exc}"
-            ) from exc
+            raise SeriesFetchError(f"{node.url} failed for <{msgid}>: {exc}") from exc
         except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
             raise SeriesFetchError(f"{url}: the server sent a broken mbox.gz: {exc}") from exc
         except liblore.LibloreError as exc:
