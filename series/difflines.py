@@ -29,6 +29,8 @@ class DiffLine:
     path: str
     sign: str
     text: str  # whitespace-normalised content, without the sign
+    line: int  # post-image line ('+', ' '), pre-image line ('-')
+    raw: str  # the line as mailed, sign included
 
     @property
     def key(self) -> str:
@@ -49,10 +51,18 @@ def diff_lines(patch: Patch) -> list[DiffLine]:
     out: list[DiffLine] = []
     for fc in patch.files:
         for hunk in fc.hunks:
+            old_no, new_no = hunk.source_start, hunk.target_start
             for raw in hunk.text.splitlines()[1:]:  # first line is the @@ header
                 if not raw or raw[0] not in "+- ":
                     continue  # "\ No newline at end of file"
-                out.append(DiffLine(fc.path, raw[0], normalise(raw[1:])))
+                if raw[0] == "-":
+                    out.append(DiffLine(fc.path, "-", normalise(raw[1:]), old_no, raw))
+                    old_no += 1
+                    continue
+                out.append(DiffLine(fc.path, raw[0], normalise(raw[1:]), new_no, raw))
+                new_no += 1
+                if raw[0] == " ":
+                    old_no += 1
     return out
 
 
