@@ -42,6 +42,7 @@ def assemble_series(messages: Iterable[EmailMessage], revision: int | None = Non
     """Revision `revision` (default: the highest number) of the series in `messages`."""
     messages = list(messages)
     with isolated_b4():
+        problems = _charset_problems(messages)
         mailbox = _mailbox(messages)
         present_revisions = sorted(mailbox.series)
         if not present_revisions:
@@ -53,7 +54,7 @@ def assemble_series(messages: Iterable[EmailMessage], revision: int | None = Non
         lser = mailbox.get_series(wanted, reroll=False, codereview_trailers=False)
         if lser is None:
             raise SeriesInputError(f"v{wanted}: every patch of it is missing")
-        return _series(mailbox, lser, present_revisions)
+        return _series(mailbox, lser, present_revisions, problems)
 
 
 def _mailbox(messages: Iterable[EmailMessage]) -> b4.LoreMailbox:
@@ -63,7 +64,9 @@ def _mailbox(messages: Iterable[EmailMessage]) -> b4.LoreMailbox:
     return mailbox
 
 
-def _series(mailbox: b4.LoreMailbox, lser: b4.LoreSeries, present_revisions: list[int]) -> Series:
+def _series(
+    mailbox: b4.LoreMailbox, lser: b4.LoreSeries, present_revisions: list[int], problems: dict[str, str],
+) -> Series:
     cover_lmsg = lser.patches[0] if lser.has_cover else None
     cover_trailers = list(cover_lmsg.followup_trailers) if cover_lmsg else []
     patches: dict[int, Patch] = {}
@@ -74,10 +77,10 @@ def _series(mailbox: b4.LoreMailbox, lser: b4.LoreSeries, present_revisions: lis
         if lmsg.counter in patches:  # b4 shifts a duplicate to the next slot; we keep the first
             duplicates.append(lmsg.counter)
             continue
-        patches[lmsg.counter] = _patch(lmsg, cover_trailers)
+        patches[lmsg.counter] = _patch(lmsg, cover_trailers, problems)
     expected = max((p.expected for p in patches.values()), default=lser.expected)
     ordered = [patches[c] for c in sorted(patches)]
-    cover = _cover(cover_lmsg) if cover_lmsg else None
+    cover = _cover(cover_lmsg, problems) if cover_lmsg else None
     messages, reports = _thread(mailbox, lser)
     missing = [c for c in range(1, expected + 1) if c not in patches]
     return Series(
@@ -102,9 +105,9 @@ def _series(mailbox: b4.LoreMailbox, lser: b4.LoreSeries, present_revisions: lis
     )
 
 
-def _patch(lmsg: b4.LoreMessage, cover_trailers: list[b4.LoreTrailer]) -> Patch:
+def _patch(lmsg: b4.LoreMessage, cover_trailers: list[b4.LoreTrailer], problems: dict[str, str]) -> Patch:
     where = f"v{lmsg.revision} {lmsg.counter}/{lmsg.expected} <{lmsg.msgid}>"
-    body = _strict_body(lmsg.msg, where)
+    body = _strict_body(lmsg, where, problems)
     diff = extract_diff(body)
     files = parse_diff(diff, where=where)
     _check_own_diffstat(body, files, where)
@@ -149,8 +152,8 @@ def _am_mbox(lmsg: b4.LoreMessage, where: str) -> str:
     return raw.decode("utf-8")
 
 
-def _cover(lmsg: b4.LoreMessage) -> Cover:
-    body = _strict_body(lmsg.msg, f"cover letter <{lmsg.msgid}>")
+def _cover(lmsg: b4.LoreMessage, problems: dict[str, str]) -> Cover:
+    body = _strict_body(lmsg, f"cover letter <{lmsg.msgid}>", problems)
     entries, summary = diffstat.parse_diffstat(body)
     return Cover(
         msgid=lmsg.msgid,
@@ -203,27 +206,42 @@ def _kind(lmsg: b4.LoreMessage, is_report: bool) -> tuple[str, int | None]:
     return "other", None
 
 
-def _strict_body(msg: EmailMessage, where: str) -> str:
-    """The text we review must be exactly what was sent: refuse bytes that do not decode.
+def _charset_problems(messages: list[EmailMessage]) -> dict[str, str]:
+    """Message-ID -> why its text does not decode, checked before b4 sees the mails.
 
-    b4 decodes with errors='replace' and treats unknown charsets as UTF-8,
-    which would silently change a patch.
+    b4 decodes with errors='replace' and rewrites an unknown charset to UTF-8
+    in the message itself, which would silently change a patch; so this runs
+    first, and a patch or cover letter listed here is refused (replies are
+    read as b4 decodes them).
     """
-    for part in msg.walk():
-        if part.get_content_maintype() != "text" and part.get_content_type() != "application/x-patch":
-            continue
-        payload = part.get_payload(decode=True)
-        if not isinstance(payload, bytes):
-            continue
-        charset = part.get_content_charset() or "utf-8"
-        try:
-            payload.decode(charset)
-        except LookupError as exc:
-            raise SeriesInputError(f"{where}: unknown charset {charset!r}") from exc
-        except UnicodeDecodeError as exc:
-            raise SeriesInputError(f"{where}: body is not valid {charset} ({exc.reason} at byte {exc.start})") from exc
-    body, _charset = b4.LoreMessage.get_payload(msg)
-    return body
+    problems = {}
+    for msg in messages:
+        for part in msg.walk():
+            if part.get_content_maintype() != "text" and part.get_content_type() != "application/x-patch":
+                continue
+            payload = part.get_payload(decode=True)
+            if not isinstance(payload, bytes):
+                continue
+            charset = part.get_content_charset() or "utf-8"
+            try:
+                payload.decode(charset)
+            except LookupError:
+                reason = f"unknown charset {charset!r}"
+            except UnicodeDecodeError as exc:
+                reason = f"body is not valid {charset} ({exc.reason} at byte {exc.start})"
+            else:
+                continue
+            problems[b4.LoreMessage.get_clean_msgid(msg) or ""] = reason
+            break
+    return problems
+
+
+def _strict_body(lmsg: b4.LoreMessage, where: str, problems: dict[str, str]) -> str:
+    """The text we review must be exactly what was sent: refuse what did not decode."""
+    if lmsg.msgid in problems:
+        raise SeriesInputError(f"{where}: {problems[lmsg.msgid]}")
+    body, _charset = b4.LoreMessage.get_payload(lmsg.msg)
+    return body.replace("\r\n", "\n")  # CRLF inside base64/QP bodies, as git am reads them
 
 
 def _author(lmsg: b4.LoreMessage) -> str:

@@ -149,7 +149,7 @@ def _mboxrd_escape(raw: bytes) -> bytes:
 def _check_messages(messages: list[EmailMessage], origin: str) -> None:
     """Refuse what is not mail: every message needs a Message-ID and a From."""
     if not messages:
-        raise SeriesInputError(f"{origin}: no mail in it")
+        raise SeriesInputError(f"{origin}: not mail (no message with a Message-ID in it)")
     for index, msg in enumerate(messages, 1):
         if msg.defects and not msg.keys():
             raise SeriesInputError(f"{origin}: message {index} is not mail ({msg.defects[0]})")
