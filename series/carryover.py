@@ -155,13 +155,21 @@ def _in_messages(out: CarriedComment, quoted: list[str], present: list[Patch], w
 
 
 def _introduced(patches: list[Patch]) -> set[str]:
-    """Names the patches add but never show as existing code: the series' own API."""
-    added: set[str] = set()
-    existing: set[str] = set()
+    """Names the series adds before any patch shows them as existing code: its own API.
+
+    Decided at the first patch that mentions a name, since later patches
+    naturally show the series' own names as context.
+    """
+    seen: set[str] = set()
+    introduced: set[str] = set()
     for p in patches:
+        added: set[str] = set()
+        existing: set[str] = set()
         for d in diff_lines(p):
             (added if d.sign == "+" else existing).update(_IDENT.findall(d.text))
-    return added - existing
+        introduced |= (added - existing) - seen
+        seen |= added | existing
+    return introduced
 
 
 def _by_identifiers(out: CarriedComment, text: str, old_patches: list[Patch], new_patches: list[Patch],
