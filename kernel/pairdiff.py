@@ -1,0 +1,226 @@
+"""Pair-scan findings that a patch introduces or changes (after vs before).
+
+The functions a patch touches are scanned as they are after the patch and as
+they were before it (kernel.pairscan); only findings the post-image has more
+of than the pre-image are reported, matched by (function, kind, resource,
+statement text) so that line shifts do not matter.  When the full post-image
+of a file is not known (the patch did not apply), each hunk is scanned alone
+(its context and added lines, then its context and removed lines); then only
+returns and double releases inside the hunk can be judged, and findings have
+"low" confidence.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from unidiff import PatchedFile, PatchSet
+from unidiff.errors import UnidiffParseError
+
+from kernel.cparse import functions_in
+from kernel.errors import KernelInputError
+from kernel.pairrules import Rules
+from kernel.pairscan import PairFinding, scan_function
+
+C_SUFFIXES = (".c", ".h")
+_HUNK_FUNC = "__hunk__"
+
+
+@dataclass
+class PatchPairFinding:
+    """A finding placed in the patch: file, hunk and post-image line."""
+
+    file: str
+    hunk: str  # "@@ -a,b +c,d @@ section" of the hunk it falls in
+    line: int  # post-image line (return / second release)
+    function: str
+    kind: str  # "leak" | "double-release"
+    resources: list[str]
+    acquire: str
+    acquire_line: int
+    message: str
+    path: list[str]
+    confidence: str  # "high" | "medium" | "low"
+    basis: str  # "post-image" | "hunks only"
+    notes: list[str] = field(default_factory=list)
+
+
+def parse_patch(patch_text: str) -> PatchSet:
+    try:
+        return PatchSet(patch_text)
+    except UnidiffParseError as exc:
+        raise KernelInputError(f"cannot parse the patch: {exc}") from None
+
+
+def _path(pf: PatchedFile) -> str:
+    return pf.path
+
+
+def post_image(before: str, pf: PatchedFile) -> str | None:
+    """The file after applying pf's hunks to `before` by exact context, or None if one does not fit.
+
+    Used to follow a series in memory (patch N's post-image is patch N+1's
+    pre-image) without a worktree; a hunk may have moved (offset search).
+    """
+    lines = before.splitlines(keepends=True)
+    offset = 0
+    for hunk in pf:
+        old = [ln.value for ln in hunk if not ln.is_added]
+        new = [ln.value for ln in hunk if not ln.is_removed]
+        want = max(hunk.source_start - 1 + offset, 0) if hunk.source_length else hunk.source_start + offset
+        starts = sorted(range(len(lines) - len(old) + 1), key=lambda s: abs(s - want))
+        at = next((s for s in starts if lines[s:s + len(old)] == old), None)
+        if at is None:
+            return None
+        lines[at:at + len(old)] = new
+        offset += len(new) - len(old)
+    return "".join(lines)
+
+
+def _hunk_header(hunk) -> str:
+    head = f"@@ -{hunk.source_start},{hunk.source_length} +{hunk.target_start},{hunk.target_length} @@"
+    return f"{head} {hunk.section_header}".rstrip()
+
+
+def _touched_lines(pf: PatchedFile) -> tuple[set[int], set[int]]:
+    """Post-image lines added (or next to a removal) and pre-image lines removed."""
+    after: set[int] = set()
+    before: set[int] = set()
+    for hunk in pf:
+        next_target = hunk.target_start
+        for ln in hunk:
+            if ln.is_added:
+                after.add(ln.target_line_no)
+            elif ln.is_removed:
+                before.add(ln.source_line_no)
+                after.add(next_target)
+            if ln.target_line_no is not None:
+                next_target = ln.target_line_no + 1
+    return after, before
+
+
+def _signature(f: PairFinding, resource: str) -> tuple:
+    return (f.function, f.kind, resource, f.statement)
+
+
+def _new_findings(after: list[PairFinding], before: list[PairFinding]) -> list[PairFinding]:
+    """After-findings (split per resource) the before-side has fewer of."""
+    budget = Counter(_signature(f, r) for f in before for r in f.resources)
+    kept: list[PairFinding] = []
+    for f in sorted(after, key=lambda f: (f.function, f.line)):
+        new = []
+        for r in f.resources:
+            if budget[_signature(f, r)] > 0:
+                budget[_signature(f, r)] -= 1
+            else:
+                new.append(r)
+        if new:
+            kept.append(PairFinding(**{**f.__dict__, "resources": new}))
+            kept[-1].message = kept[-1].describe()
+    return kept
+
+
+def group(findings: list[PairFinding]) -> list[PairFinding]:
+    """One finding per (function, kind, acquire site, exit) listing all its resources."""
+    out: dict[tuple, PairFinding] = {}
+    for f in findings:
+        k = (f.function, f.kind, f.acquire_line, f.line)
+        if k in out:
+            g = out[k]
+            g.resources = sorted(set(g.resources) | set(f.resources))
+            g.missing = g.missing + [m for m in f.missing if m not in g.missing]
+            g.message = g.describe()
+        else:
+            out[k] = PairFinding(**{**f.__dict__, "resources": list(f.resources), "missing": list(f.missing)})
+    return sorted(out.values(), key=lambda f: (f.line, f.acquire_line))
+
+
+def _place(pf: PatchedFile, f: PairFinding, basis: str) -> PatchPairFinding:
+    hunks = list(pf)
+
+    def inside(line: int):
+        return next((h for h in hunks if h.target_start <= line < h.target_start + max(h.target_length, 1)), None)
+
+    hunk = inside(f.line) or inside(f.acquire_line) or min(hunks, key=lambda h: abs(h.target_start - f.line))
+    return PatchPairFinding(_path(pf), _hunk_header(hunk), f.line, f.function, f.kind, f.resources,
+                            f.acquire, f.acquire_line, f.message, f.path, f.confidence, basis)
+
+
+def _scan_named(text: str, names: set[str], rules: Rules) -> list[PairFinding]:
+    out: list[PairFinding] = []
+    for func in functions_in(text):
+        if func.name in names:
+            out.extend(scan_function(func, rules))
+    return out
+
+
+def _diff_full(pf: PatchedFile, before: str, after: str, rules: Rules) -> list[PatchPairFinding]:
+    added, removed = _touched_lines(pf)
+    after_funcs = functions_in(after)
+    names = {fn.name for fn in after_funcs if any(fn.start_line <= n <= fn.end_line for n in added)}
+    names |= {fn.name for fn in functions_in(before)
+              if any(fn.start_line <= n <= fn.end_line for n in removed)}
+    new = _new_findings(_scan_named(after, names, rules), _scan_named(before, names, rules))
+    return [_place(pf, f, "post-image") for f in group(new)]
+
+
+def _fragment(lines: list[tuple[int, str]]) -> str:
+    """Hunk lines as the body of a dummy function, padded so line numbers stay file lines."""
+    first = lines[0][0] if lines else 1
+    text = "".join(t if t.endswith("\n") else t + "\n" for _, t in lines)
+    # A hunk that starts inside a comment: open one so the C parser is not misled.
+    in_comment = "*/" in text and text.find("*/") < (text.find("/*") if "/*" in text else len(text))
+    head = f"void {_HUNK_FUNC}(void) {{" + (" /*" if in_comment else "")
+    if first < 2:
+        return f"{head} {text}}}\n"
+    return "\n" * (first - 2) + head + "\n" + text + "}\n"
+
+
+def _scan_fragment(lines: list[tuple[int, str]], rules: Rules, section: str) -> list[PairFinding]:
+    funcs = functions_in(_fragment(lines))
+    found: list[PairFinding] = []
+    for func in funcs:
+        if func.name != _HUNK_FUNC:
+            continue
+        for f in scan_function(func, rules, confidence="low"):
+            # The end of a hunk is not the end of the function: only returns and releases count.
+            if f.kind == "leak" and f.statement == "<end of function>":
+                continue
+            f.function = section or "(hunk)"
+            found.append(f)
+    return found
+
+
+def _diff_hunks(pf: PatchedFile, rules: Rules) -> list[PatchPairFinding]:
+    out: list[PatchPairFinding] = []
+    for hunk in pf:
+        post = [(ln.target_line_no, ln.value) for ln in hunk if not ln.is_removed]
+        pre = [(ln.source_line_no, ln.value) for ln in hunk if not ln.is_added]
+        section = hunk.section_header.strip()
+        new = _new_findings(_scan_fragment(post, rules, section), _scan_fragment(pre, rules, section))
+        for f in group(new):
+            placed = _place(pf, f, "hunks only")
+            placed.notes.append("only the hunk was analysed: acquires before it or releases after it are not seen")
+            out.append(placed)
+    return out
+
+
+def patch_pair_findings(patch_text: str, before: dict[str, str], after: dict[str, str],
+                        rules: Rules) -> list[PatchPairFinding]:
+    """Imbalances a patch introduces in the C functions it touches.
+
+    `before` / `after` map a file path (as in the diff, without a/ b/) to its
+    full text before / after the patch; a new file has before "" and a
+    deleted one after "".  A path missing from either map is analysed from
+    its hunks alone.
+    """
+    out: list[PatchPairFinding] = []
+    for pf in parse_patch(patch_text):
+        path = _path(pf)
+        if not path.endswith(C_SUFFIXES) or pf.is_removed_file:
+            continue
+        if path in after and (path in before or pf.is_added_file):
+            out.extend(_diff_full(pf, before.get(path, ""), after[path], rules))
+        else:
+            out.extend(_diff_hunks(pf, rules))
+    return out
