@@ -156,6 +156,9 @@ class Message:
     depth: int  # 0 for the root
     body: str  # decoded text body
     patch_counter: int | None = None  # for kind == "patch"
+    # The mail it hangs under in the tree: in_reply_to, or when that mail is not
+    # in the thread (lost from the archive) the nearest References entry that is; "" for a root.
+    parent: str = ""
 
 
 @dataclass

@@ -14,12 +14,13 @@ from series.model import Message
 
 
 def reply_tree(messages: list[Message], references: dict[str, list[str]]) -> list[Message]:
-    """`messages` depth-first by date with `depth` set; `references` maps msgid -> References."""
+    """`messages` depth-first by date with `depth` and `parent` set; `references` maps msgid -> References."""
     by_id = {m.msgid: m for m in messages}
     children: dict[str, list[Message]] = {}
     roots: list[Message] = []
+    parents: dict[str, str] = {}
     for msg in messages:
-        parent = _parent(msg, references.get(msg.msgid, []), by_id)
+        parent = parents[msg.msgid] = _parent(msg, references.get(msg.msgid, []), by_id)
         if parent:
             children.setdefault(parent, []).append(msg)
         else:
@@ -31,7 +32,7 @@ def reply_tree(messages: list[Message], references: dict[str, list[str]]) -> lis
         if msg.msgid in seen:  # a References loop in hostile mail
             return
         seen.add(msg.msgid)
-        ordered.append(replace(msg, depth=depth))
+        ordered.append(replace(msg, depth=depth, parent=parents[msg.msgid] if depth else ""))
         for child in sorted(children.get(msg.msgid, []), key=_when):
             walk(child, depth + 1)
 
