@@ -191,6 +191,7 @@ def _thread(mailbox: b4.LoreMailbox, lser: b4.LoreSeries) -> tuple[list[Message]
             author=_author(lmsg), date=_iso(lmsg.msg), kind=kind, depth=0, body=body,
             patch_counter=counter,
         ))
+    reports.sort(key=lambda r: (r.patch_counter or 0, r.msgid))
     return thread.reply_tree(messages, references), reports
 
 

@@ -4,4 +4,6 @@
 """
 from types import ModuleType
 
-ALL: list[ModuleType] = []
+from reviewtool.commands import show  # noqa: E402
+
+ALL: list[ModuleType] = [show]

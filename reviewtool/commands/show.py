@@ -1,0 +1,152 @@
+"""`reviewtool show`: what the thread holds, before anything is applied or built.
+
+Patches with files and +/-, replies and trailers per patch, missing patches,
+the cover diffstat check and the kernel test robot's reports; `--json` prints
+the Series itself (schema: docs/show-json.md).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+
+from reviewtool.commands._source import add_source_arguments, series_from_args
+from series.model import Message, Patch, Series
+
+EPILOG = """examples:
+  reviewtool show --bundled pte-v3
+  reviewtool show --mbox thread.mbox --revision 2 --json
+  reviewtool show '<20211110105428.32458-1-zhengqi.arch@bytedance.com>'
+  reviewtool show https://lore.kernel.org/all/20211110105428.32458-1-zhengqi.arch@bytedance.com/
+  reviewtool show 20211110105428.32458-1-zhengqi.arch@bytedance.com --midmask http://127.0.0.1:8080/all/%s
+"""
+
+SUBJECT_WIDTH = 58
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "show", help="summarise a series: patches, files, replies, trailers, missing, bot reports",
+        description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_source_arguments(parser)
+    parser.add_argument("--json", action="store_true", help="print the Series as JSON (docs/show-json.md)")
+    parser.set_defaults(command_module=sys.modules[__name__])
+
+
+def run(args: argparse.Namespace) -> int:
+    _thread, series = series_from_args(args)
+    if args.json:
+        json.dump(dataclasses.asdict(series), sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(render(series))
+    return 0
+
+
+def render(series: Series) -> str:
+    """The readable summary: a header, one row per patch (files under it), then the checks."""
+    replies = _replies_per_counter(series.thread)
+    lines = [
+        f"v{series.revision}: {series.subject}",
+        f"  from {series.author}; {len(series.thread)} mails in the thread"
+        + (f"; revisions in the input: {', '.join(f'v{r}' for r in series.revisions_in_thread)}"
+           if len(series.revisions_in_thread) > 1 else ""),
+        f"  base: {_base(series)}",
+        f"  patches: {len(series.patches)} of {series.expected} present"
+        + (f"; MISSING: {', '.join(_num(c, series.expected) for c in series.missing)}" if series.missing else "")
+        + (f"; DUPLICATE: {', '.join(_num(c, series.expected) for c in series.duplicates)}"
+           if series.duplicates else ""),
+        "",
+        f"  {'#':>5}  {'subject':<{SUBJECT_WIDTH}}  {'files':>5}  {'+':>5}  {'-':>5}  replies",
+    ]
+    if series.cover:
+        lines.append(f"  {_num(0, series.expected):>5}  {_cut(series.cover.subject):<{SUBJECT_WIDTH}}"
+                     f"  {len(series.cover.diffstat):>5}  {'':>5}  {'':>5}  {replies.get(0, 0):>7}")
+    present = {p.counter: p for p in series.patches}
+    for counter in range(1, series.expected + 1):
+        patch = present.get(counter)
+        if patch is None:
+            lines.append(f"  {_num(counter, series.expected):>5}  (missing: not in the thread)")
+            continue
+        lines.extend(_patch_rows(patch, series.expected, replies.get(counter, 0)))
+    lines.extend(_cover_check(series))
+    lines.extend(_bot_reports(series))
+    return "\n".join(lines) + "\n"
+
+
+def _patch_rows(patch: Patch, expected: int, replies: int) -> list[str]:
+    rows = [f"  {_num(patch.counter, expected):>5}  {_cut(patch.subject):<{SUBJECT_WIDTH}}"
+            f"  {len(patch.files):>5}  {patch.added:>5}  {patch.removed:>5}  {replies:>7}"]
+    for change in patch.files:
+        status = "" if change.status == "modified" else f" ({change.status}"
+        status += f" from {change.old_path})" if change.status == "renamed" else (")" if status else "")
+        rows.append(f"         {change.path}{status}  +{change.added} -{change.removed}"
+                    + (" binary" if change.is_binary else ""))
+    for trailer in patch.followup_trailers:
+        caution = f"  [caution: {trailer.caution}]" if trailer.caution else ""
+        rows.append(f"         {trailer.name}: {trailer.value}{caution}")
+    return rows
+
+
+def _cover_check(series: Series) -> list[str]:
+    check = series.diffstat_check
+    if check is None:
+        return ["", "  cover diffstat: none" + (" (no cover letter)" if series.cover is None else "")]
+    lines = ["", f"  cover diffstat: {series.cover.diffstat_summary}",
+             f"    {'consistent' if check.consistent else 'INCONSISTENT'}: {check.explanation}"]
+    for path in check.only_in_cover:
+        lines.append(f"    only in the cover: {path}")
+    for entry in check.more_in_cover:
+        lines.append(f"    more changes in the cover: {entry.path} ({entry.changes})")
+    for path in check.only_in_patches:
+        lines.append(f"    not in the cover: {path}")
+    return lines
+
+
+def _bot_reports(series: Series) -> list[str]:
+    if not series.bot_reports:
+        return ["", "  bot reports: none"]
+    lines = ["", "  bot reports (kernel test robot):"]
+    for report in series.bot_reports:
+        target = _num(report.patch_counter, series.expected) if report.patch_counter else "cover"
+        new = [e for e in report.errors if e.new]
+        lines.append(f"    {target}: {report.config}, {report.compiler}, on {report.tree}: "
+                     f"{len(new)} new of {len(report.errors)} diagnostics")
+        for error in new:
+            lines.append(f"      >> {error.path}:{error.line}:{error.column}: {error.severity}: {error.message}")
+    return lines
+
+
+def _replies_per_counter(thread: list[Message]) -> dict[int, int]:
+    """Mails below each patch (0: the cover) in the reply tree, robot reports included."""
+    by_id = {m.msgid: m for m in thread}
+    counts: dict[int, int] = {}
+    for msg in thread:
+        if msg.kind in ("patch", "cover"):
+            continue
+        up = by_id.get(msg.parent)
+        while up is not None and up.kind not in ("patch", "cover"):
+            up = by_id.get(up.parent)
+        if up is not None:
+            key = up.patch_counter if up.kind == "patch" and up.patch_counter is not None else 0
+            counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def _base(series: Series) -> str:
+    if series.base_commit:
+        return f"base-commit {series.base_commit}"
+    if series.base_hint:
+        return f"{series.base_hint} (named in the cover letter; no base-commit line)"
+    return "unknown (no base-commit line, no hint in the cover)"
+
+
+def _num(counter: int, expected: int) -> str:
+    width = len(str(expected))
+    return f"{counter:0{width}d}/{expected}"
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= SUBJECT_WIDTH else text[: SUBJECT_WIDTH - 1] + "…"
