@@ -1,0 +1,78 @@
+"""`reviewtool diff`: what changed between revisions of a series, and what became of the review."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from reviewtool.diffreport import version_report, write_version_report
+from reviewtool.errors import EXIT_CLEAN, UsageError
+from series.assemble import assemble_series, revisions
+from series.b4env import quiet_b4
+from series.errors import SeriesInputError
+from series.load import bundled_thread_path, load_thread
+from series.model import Series
+
+EPILOG = """\
+examples:
+  reviewtool diff --bundled pte-v1 --bundled pte-v2 --bundled pte-v3 --out /tmp/pte
+  reviewtool diff v2.mbox v3.mbox --json > versions.json
+  reviewtool diff 20211110105428.32458-1-zhengqi.arch@bytedance.com 20210819031858.98043-1-zhengqi.arch@bytedance.com
+
+Each SOURCE is an mbox, a maildir, a Message-ID or a lore URL; a thread holding
+several revisions gives all of them. Revisions may be given in any order.
+Writes versions.html, versions.md and versions.json into --out (default: ./versions).
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "diff",
+        help="compare revisions of a series: patch pairing, interdiffs, changelog, review comments",
+        description="Compare the revisions of a series (v1, v2, v3...) without a kernel tree.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("sources", nargs="*", metavar="SOURCE", help="thread: mbox, maildir, Message-ID or lore URL")
+    parser.add_argument("--mbox", action="append", default=[], metavar="FILE", help="a thread as an mbox file (repeatable)")
+    parser.add_argument("--bundled", action="append", default=[], metavar="NAME",
+                        help="a thread shipped with reviewtool, e.g. pte-v2 (repeatable)")
+    parser.add_argument("--midmask", metavar="URL",
+                        help="public-inbox server for Message-IDs, b4 style: https://lore.kernel.org/all/%%s")
+    parser.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
+                        help="network timeout per request (default: 30)")
+    parser.add_argument("--out", type=Path, default=Path("versions"), metavar="DIR", help="report directory")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
+    parser.set_defaults(command_module=sys.modules[__name__])
+
+
+def load_revisions(sources: list[str], midmask: str | None = None, timeout: float = 30.0) -> list[Series]:
+    """Every revision found in the given threads; a revision found twice is an input error."""
+    found: dict[int, tuple[Series, str]] = {}
+    for source in sources:
+        print(f"reviewtool diff: reading {source}", file=sys.stderr)
+        thread = load_thread(source, midmask=midmask, timeout=timeout)
+        for rev in revisions(thread.messages):
+            series = assemble_series(thread.messages, rev)
+            if rev in found:
+                raise SeriesInputError(f"v{rev} is given twice: in {found[rev][1]} and in {source}")
+            found[rev] = (series, source)
+    return [s for s, _ in found.values()]
+
+
+def run(args: argparse.Namespace) -> int:
+    quiet_b4(getattr(args, "verbose", False))
+    sources = [*args.mbox, *(str(bundled_thread_path(n)) for n in args.bundled), *args.sources]
+    if not sources:
+        raise UsageError("give the threads to compare: SOURCE..., --mbox FILE or --bundled NAME")
+    if args.midmask and "%s" not in args.midmask:
+        raise UsageError("--midmask needs a %s where the Message-ID goes, e.g. https://lore.kernel.org/all/%s")
+    report = version_report(load_revisions(sources, args.midmask, args.timeout))
+    paths = write_version_report(report, args.out)
+    if args.json:
+        json.dump(report, sys.stdout, indent=1, ensure_ascii=False)
+        sys.stdout.write("\n")
+    for p in paths:
+        print(f"reviewtool diff: wrote {p}", file=sys.stderr)
+    return EXIT_CLEAN

@@ -1,0 +1,168 @@
+"""The per-version report: what changed between revisions, and what became of the review.
+
+Composes the series stages (pairing, interdiff, changelog claims, comment
+carry-over) into one JSON-ready dict for each pair of revisions (each
+consecutive pair, plus first -> last), and renders it as HTML and Markdown.
+`reviewtool review` reads `open_comments` to show still-open comments at the
+lines they concern in the newest revision.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import jinja2
+
+from series.carryover import CarriedComment, carry_over
+from series.changelog import check_claims, parse_changelog
+from series.comments import extract_comments
+from series.interdiff import interdiff, interdiff_stats
+from series.model import ReviewComment, Series
+from series.versions import order_versions, pair_patches
+
+REPORT_FILES = ("versions.html", "versions.md", "versions.json")
+
+
+def _progress(msg: str) -> None:
+    print(f"reviewtool diff: {msg}", file=sys.stderr)
+
+
+def version_pairs(ordered: list[Series]) -> list[tuple[Series, Series]]:
+    """Each consecutive pair, then first -> last when that is not one of them."""
+    pairs = list(zip(ordered, ordered[1:]))
+    if len(ordered) > 2:
+        pairs.append((ordered[0], ordered[-1]))
+    return pairs
+
+
+def _claims(old: Series, new: Series, ordered: list[Series]) -> list[str]:
+    """The changelog entries for revisions old+1..new, newest cover letter first to say them."""
+    claims: list[str] = []
+    for rev in range(old.revision + 1, new.revision + 1):
+        for s in sorted(ordered, key=lambda s: -s.revision):
+            if s.revision >= rev and s.cover:
+                found = parse_changelog(s.cover.body).get(rev)
+                if found:
+                    claims.extend(found)
+                    break
+    return claims
+
+
+def _pair_report(old: Series, new: Series, ordered: list[Series],
+                 comments: list[ReviewComment]) -> dict:
+    pairing = pair_patches(old, new)
+    by_old = {p.counter: p for p in old.patches}
+    by_new = {p.counter: p for p in new.patches}
+    diffs = []
+    for g in pairing.groups:
+        olds = [by_old[c] for c in g.old if c in by_old]
+        news = [by_new[c] for c in g.new if c in by_new]
+        if not olds or not news:
+            continue
+        text = interdiff(olds, news)
+        minus, plus = interdiff_stats(text)
+        diffs.append({"kind": g.kind, "old": g.old, "new": g.new, "text": text,
+                      "lines_removed": minus, "lines_added": plus, "identical": not text})
+    claims = check_claims(_claims(old, new, ordered), old, new, pairing)
+    carried = carry_over(comments, old, new, pairing)
+    counts: dict[str, int] = {}
+    for c in carried:
+        counts[c.status] = counts.get(c.status, 0) + 1
+    return {
+        "old_revision": old.revision,
+        "new_revision": new.revision,
+        "old_expected": old.expected,
+        "new_expected": new.expected,
+        "old_missing": old.missing,
+        "new_missing": new.missing,
+        "pairing": asdict(pairing),
+        "interdiffs": diffs,
+        "changelog": [asdict(c) for c in claims],
+        "comments": [asdict(c) for c in carried],
+        "comment_counts": counts,
+    }
+
+
+def open_comment_rows(carried: list[CarriedComment] | list[dict]) -> list[dict]:
+    """The still-open comments, shaped for the review report to place at their lines."""
+    rows = []
+    for c in carried:
+        d = c if isinstance(c, dict) else asdict(c)
+        if d["status"] != "open":
+            continue
+        rows.append({key: d[key] for key in (
+            "new_revision", "new_patch", "new_path", "new_line", "text", "status", "evidence",
+            "author", "msgid", "old_revision", "old_patch", "confidence")})
+    return rows
+
+
+def version_report(series_list: list[Series],
+                   comments: dict[int, list[ReviewComment]] | None = None) -> dict:
+    """Everything the per-version report shows, as plain JSON-ready data.
+
+    `comments` maps a revision to its review comments; missing revisions get
+    theirs from `series.comments.extract_comments`. Raises SeriesInputError
+    for fewer than two revisions or revisions of different series.
+    """
+    ordered = order_versions(series_list)
+    comments = dict(comments or {})
+    pairs = []
+    for old, new in version_pairs(ordered):
+        _progress(f"v{old.revision} -> v{new.revision}: pairing, interdiff, changelog, comments")
+        if old.revision not in comments:
+            comments[old.revision] = extract_comments(old)
+        pairs.append(_pair_report(old, new, ordered, comments[old.revision]))
+    newest = ordered[-1]
+    last_consecutive = next(p for p in pairs if p["new_revision"] == newest.revision
+                            and p["old_revision"] == ordered[-2].revision)
+    return {
+        "subject": newest.subject,
+        "author": newest.author,
+        "revisions": [{"revision": s.revision, "expected": s.expected, "present": len(s.patches),
+                       "missing": s.missing, "cover_msgid": s.cover.msgid if s.cover else "",
+                       "date": s.cover.date if s.cover else (s.patches[0].date if s.patches else "")}
+                      for s in ordered],
+        "pairs": pairs,
+        "open_comments": open_comment_rows(last_consecutive["comments"]),
+    }
+
+
+def _md_cell(text: object) -> str:
+    """Mail text inside a Markdown table cell: one line, no table breaks, no raw HTML."""
+    s = " ".join(str(text).split())
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+
+
+def _fence(text: str) -> str:
+    """Keep mail text from closing the ~~~~ fence it is shown in."""
+    return "\n".join(" " + line if line.startswith("~~~") else line for line in text.rstrip("\n").splitlines())
+
+
+def _env() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("templates", "."),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html", "html.j2"), default=False),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["md"] = _md_cell
+    env.filters["fence"] = _fence
+    return env
+
+
+def write_version_report(report: dict, out_dir: Path) -> list[Path]:
+    """Write versions.html, versions.md and versions.json into `out_dir`; return their paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    env = _env()
+    paths = []
+    for name, template in (("versions.html", "diff.html.j2"), ("versions.md", "diff.md.j2")):
+        path = out_dir / name
+        path.write_text(env.get_template(template).render(r=report), encoding="utf-8")
+        paths.append(path)
+    path = out_dir / "versions.json"
+    path.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    paths.append(path)
+    return paths
