@@ -51,8 +51,10 @@ def user_midmask() -> str:
 
 
 def quiet_b4(verbose: bool = False) -> None:
-    """b4 logs warnings (duplicates, missing patches) we report ourselves."""
-    logging.getLogger("b4").setLevel(logging.DEBUG if verbose else logging.ERROR)
+    """Silence b4 and liblore unless verbose: what they log (duplicates, missing
+    patches, fetch failures) we report ourselves, once, as findings or errors."""
+    for name in ("b4", "liblore"):
+        logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.CRITICAL + 1)
 
 
 @contextlib.contextmanager
