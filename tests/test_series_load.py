@@ -186,3 +186,22 @@ def test_bytes_that_do_not_decode_in_the_declared_charset(tmp_path: Path, v3_mes
     body = original.get_content().encode().replace(b"Deduplicate them", b"Dedupl\xff\xfe them")
     (tmp_path / "badutf8.mbox").write_bytes(_with_charset(original, "utf-8", body))
     assert "not valid utf-8" in _bad(tmp_path / "badutf8.mbox")
+
+
+def test_non_ascii_patch_stays_exact_in_the_am_mbox(tmp_path: Path, v3_messages) -> None:
+    original = _find(v3_messages, PATCH_01)
+    crafted = _reencoded(original, "8bit")
+    crafted.set_content(original.get_content().replace("Deduplicate them", "Dédupliquer — them"),
+                        subtype="plain", charset="utf-8", cte="8bit")
+    [patch] = assemble_series(load_thread(str(_write_mbox(tmp_path / "utf8.mbox", [crafted]))).messages).patches
+    assert "Dédupliquer — them" in patch.commit_message and "Dédupliquer — them" in patch.mbox
+    assert "Content-Transfer-Encoding: 8bit" in patch.mbox
+
+
+def test_unicode_control_characters_are_refused(tmp_path: Path, v3_messages) -> None:
+    """b4 would sys.exit() on these (trojan-source); we turn that into bad input."""
+    original = _find(v3_messages, PATCH_01)
+    crafted = _reencoded(original, "8bit")
+    crafted.set_content(original.get_content().replace("Deduplicate them", "Dedup\u202elicate them"),
+                        subtype="plain", charset="utf-8", cte="8bit")
+    assert "suspicious Unicode control characters" in _bad(_write_mbox(tmp_path / "rlo.mbox", [crafted]))
