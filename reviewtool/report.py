@@ -1,0 +1,520 @@
+"""report.html and report.md from the results dict of one run.
+
+One function (`build_context`) turns results.json into what a maintainer
+reads: an overview (versions, base, what applied, the build matrix, counts)
+and, per patch, the commit message and the diff with every finding and
+reviewer comment placed under the line it concerns. Both templates render
+that same context, so the two reports cannot disagree.
+
+Everything from mail or tools is untrusted text: the HTML environment
+autoescapes, and the Markdown environment escapes every value it prints
+(code goes in fences sized to their content) so no renderer sees raw HTML or
+a link it did not get from us.
+"""
+from __future__ import annotations
+
+import re
+import urllib.parse
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup, escape
+from pygments import highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexers import TextLexer, get_lexer_for_filename
+from pygments.util import ClassNotFound
+
+from templates import TEMPLATE_DIR
+
+SECTIONS = ("apply", "build", "checkpatch", "pairscan", "comments", "versions")
+LORE_URL = "https://lore.kernel.org/r/"
+# checkpatch levels that make a finding; CHECK (--strict style advice) is shown but not counted
+COUNTED_CHECKPATCH_LEVELS = ("ERROR", "WARNING")
+
+
+@dataclass
+class Note:
+    """Something said about a line, a file or a patch: a comment or a finding."""
+
+    kind: str  # "comment" | "checkpatch" | "pairscan" | "build" | "robot" | "apply"
+    severity: str  # "error" | "warning" | "check" | "info" | "comment"
+    title: str  # who or what says it, one line
+    text: str
+    ident: str = ""  # id of the element it is shown in, for links from the overview
+    link: str = ""  # the mail on lore, for comments
+    where: str = ""  # "file:line" when it could not be placed on a diff line
+
+
+@dataclass
+class DiffLine:
+    sign: str  # "+", "-", " " or "\\"
+    old: int | None
+    new: int | None
+    text: str  # without the sign
+    html: Markup  # highlighted, escaped
+    ident: str
+    notes: list[Note] = field(default_factory=list)
+
+
+@dataclass
+class HunkView:
+    header: str
+    lines: list[DiffLine]
+
+
+@dataclass
+class FileView:
+    path: str
+    status: str
+    added: int
+    removed: int
+    hunks: list[HunkView]
+    notes: list[Note] = field(default_factory=list)  # about the file, not a line of the diff
+
+
+@dataclass
+class CommitLine:
+    number: int
+    text: str
+    notes: list[Note] = field(default_factory=list)
+
+
+@dataclass
+class PatchView:
+    counter: int
+    subject: str
+    author: str
+    date: str
+    msgid: str
+    link: str
+    ident: str
+    apply: dict[str, Any] | None
+    builds: dict[str, str]  # "arch/config" -> status
+    commit: list[CommitLine]
+    notes: list[Note]  # about the whole patch
+    files: list[FileView]
+    counts: Counter
+
+    def all_notes(self) -> list[Note]:
+        """Every note of the patch in reading order: patch, commit message, files, lines."""
+        out = list(self.notes)
+        for cl in self.commit:
+            out.extend(cl.notes)
+        for f in self.files:
+            out.extend(f.notes)
+            for h in f.hunks:
+                for dl in h.lines:
+                    out.extend(dl.notes)
+        return out
+
+    def findings(self) -> list[Note]:
+        return [n for n in self.all_notes() if n.kind != "comment"]
+
+
+def lore_link(msgid: str) -> str:
+    """Link to a message on lore; the msgid is percent-encoded, the scheme is ours."""
+    return LORE_URL + urllib.parse.quote(msgid.strip("<>"), safe="@.-_+")
+
+
+def section(results: dict, key: str) -> tuple[Any, str]:
+    """(value, "") for a stage that ran, (None, why not) for one that did not."""
+    value = results.get(key)
+    if value is None:
+        return None, "not run"
+    if isinstance(value, dict) and value.get("status") == "skipped":
+        return None, str(value.get("reason") or "skipped")
+    return value, ""
+
+
+def _items(value: Any, *keys: str) -> list[dict]:
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, dict)]
+    if isinstance(value, dict):
+        for key in keys:
+            if isinstance(value.get(key), list):
+                return [v for v in value[key] if isinstance(v, dict)]
+    return []
+
+
+def per_patch_findings(value: Any) -> list[tuple[int, dict]]:
+    """(patch counter, finding) from a findings section.
+
+    Accepts a flat list of findings carrying `patch`, or per-patch groups
+    `{"patches": [{"counter": N, "findings": [...]}]}`.
+    """
+    out: list[tuple[int, dict]] = []
+    for item in _items(value, "findings", "patches", "results"):
+        if isinstance(item.get("findings"), list):
+            counter = item.get("counter", item.get("patch"))
+            out.extend((int(counter), f) for f in item["findings"] if isinstance(f, dict))
+        else:
+            counter = item.get("patch", item.get("counter", item.get("patch_counter")))
+            if counter is not None:
+                out.append((int(counter), item))
+    return out
+
+
+def build_results(results: dict) -> list[dict]:
+    value, _ = section(results, "build")
+    return _items(value, "results", "builds")
+
+
+def _is_counted_checkpatch(f: dict) -> bool:
+    return str(f.get("level", "")).upper() in COUNTED_CHECKPATCH_LEVELS
+
+
+def count_findings(results: dict) -> int:
+    """Findings that make `reviewtool review` exit 1.
+
+    Patches that did not apply cleanly, missing patches, build errors and new
+    warnings, checkpatch errors and warnings, pair-scan findings. Reviewers'
+    comments are what people said, not findings of the tool.
+    """
+    n = len(results.get("series", {}).get("missing", []) or [])
+    apply, _ = section(results, "apply")
+    n += sum(1 for p in _items(apply, "patches") if p.get("status") not in ("clean", None))
+    for b in build_results(results):
+        n += len(b.get("errors") or []) + len(b.get("new_warnings") or [])
+        if b.get("status") == "timeout":
+            n += 1
+    checkpatch, _ = section(results, "checkpatch")
+    n += sum(1 for _, f in per_patch_findings(checkpatch) if _is_counted_checkpatch(f))
+    pairscan, _ = section(results, "pairscan")
+    n += len(per_patch_findings(pairscan))
+    return n
+
+
+# --- the diff with its line numbers and highlighting ------------------------------------------
+
+
+def _highlight(path: str, texts: list[str]) -> list[Markup]:
+    """Pygments over a hunk's lines at once (comments spanning lines stay comments)."""
+    try:
+        lexer = get_lexer_for_filename(path, stripnl=False, ensurenl=False)
+    except ClassNotFound:
+        lexer = TextLexer(stripnl=False, ensurenl=False)
+    html = highlight("\n".join(texts) + "\n", lexer, HtmlFormatter(nowrap=True))
+    lines = html.split("\n")
+    if len(lines) < len(texts):
+        return [escape(t) for t in texts]
+    return [Markup(x) for x in lines[: len(texts)]]  # pygments escaped the text
+
+
+_HUNK = re.compile(r"^@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@")
+
+
+def _hunk_view(path: str, text: str, ident: str) -> HunkView:
+    raw = text.splitlines()
+    header, body = (raw[0], raw[1:]) if raw else ("", [])
+    m = _HUNK.match(header)
+    old, new = (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+    htmls = _highlight(path, [line[1:] for line in body])
+    lines = []
+    for i, line in enumerate(body):
+        sign = line[:1] or " "
+        o = n = None
+        if sign == "-":
+            o, old = old, old + 1
+        elif sign == "+":
+            n, new = new, new + 1
+        elif sign == " ":
+            o, n, old, new = old, new, old + 1, new + 1
+        lines.append(DiffLine(sign, o, n, line[1:], htmls[i], f"{ident}-l{i}"))
+    return HunkView(header, lines)
+
+
+class _Placer:
+    """Finds the diff line (or file, or commit-message line) a note belongs to."""
+
+    def __init__(self, view: PatchView) -> None:
+        self.view = view
+        self.new: dict[tuple[str, int], DiffLine] = {}
+        self.old: dict[tuple[str, int], DiffLine] = {}
+        self.files = {f.path: f for f in view.files}
+        for f in view.files:
+            for h in f.hunks:
+                for dl in h.lines:
+                    if dl.new is not None:
+                        self.new[(f.path, dl.new)] = dl
+                    if dl.old is not None and dl.sign == "-":
+                        self.old[(f.path, dl.old)] = dl
+
+    def at_line(self, note: Note, path: str, line: int | None, *, old_side: bool = False) -> None:
+        path = _strip_ab(path)
+        dl = (self.old if old_side else self.new).get((path, line or -1)) if line else None
+        if dl is None and old_side and line:
+            dl = self.new.get((path, line))
+        if dl is not None:
+            note.ident = dl.ident
+            dl.notes.append(note)
+            return
+        note.where = f"{path}:{line}" if line else path
+        if path in self.files:
+            note.ident = f"{self.view.ident}-f{self.view.files.index(self.files[path])}"
+            self.files[path].notes.append(note)
+        else:
+            self.on_patch(note)
+
+    def on_patch(self, note: Note) -> None:
+        note.ident = note.ident or f"{self.view.ident}-notes"
+        self.view.notes.append(note)
+
+    def on_commit_line(self, note: Note, number: int | None) -> None:
+        if number and 0 < number <= len(self.view.commit):
+            cl = self.view.commit[number - 1]
+            note.ident = f"{self.view.ident}-cm{number}"
+            cl.notes.append(note)
+        else:
+            self.on_patch(note)
+
+
+def _strip_ab(path: str) -> str:
+    return path[2:] if path.startswith(("a/", "b/")) else path
+
+
+def _patch_view(patch: dict, apply: dict | None) -> PatchView:
+    counter = int(patch["counter"])
+    ident = f"patch-{counter}"
+    files = []
+    for fi, fc in enumerate(patch.get("files", [])):
+        hunks = [_hunk_view(fc["path"], h["text"], f"{ident}-f{fi}-h{hi}")
+                 for hi, h in enumerate(fc.get("hunks", []))]
+        files.append(FileView(fc["path"], fc.get("status", ""), fc.get("added", 0), fc.get("removed", 0), hunks))
+    commit = [CommitLine(i + 1, t) for i, t in enumerate(patch.get("commit_message", "").splitlines())]
+    return PatchView(counter, patch.get("subject", ""), patch.get("author", ""), patch.get("date", ""),
+                     patch.get("msgid", ""), lore_link(patch.get("msgid", "")), ident, apply, {}, commit,
+                     [], files, Counter())
+
+
+# --- notes from each stage ----------------------------------------------------------------------
+
+
+def _comment_note(c: dict) -> Note:
+    anchor = c.get("anchor", {})
+    title = f"{c.get('author', '')} ({c.get('date', '')[:10]})"
+    if anchor.get("inherited_from"):
+        title += " in reply"
+    if anchor.get("confidence") == "low":
+        title += " [placement uncertain]"
+    return Note("comment", "comment", title, c.get("text", ""), link=lore_link(c.get("msgid", "")))
+
+
+def _place_comments(comments: list[dict], views: dict[int, PatchView], placers: dict[int, _Placer],
+                    series_notes: list[Note]) -> None:
+    for c in comments:
+        anchor = c.get("anchor", {})
+        note = _comment_note(c)
+        counter = anchor.get("patch_counter")
+        if counter not in views:
+            note.ident = "series-comments"
+            series_notes.append(note)
+            continue
+        views[counter].counts["comments"] += 1
+        placer = placers[counter]
+        level = anchor.get("level")
+        if level == "hunk" and anchor.get("line"):
+            last = (anchor.get("quoted") or [" "])[-1]
+            placer.at_line(note, anchor.get("path", ""), anchor["line"], old_side=last.startswith("-"))
+        elif level == "commit-message":
+            placer.on_commit_line(note, anchor.get("line"))
+        else:
+            placer.on_patch(note)
+
+
+def _place_checkpatch(value: Any, views: dict[int, PatchView], placers: dict[int, _Placer]) -> None:
+    for counter, f in per_patch_findings(value):
+        if counter not in views:
+            continue
+        level = str(f.get("level", "")).upper()
+        views[counter].counts[f"checkpatch_{level.lower()}"] += 1
+        note = Note("checkpatch", {"ERROR": "error", "WARNING": "warning"}.get(level, "check"),
+                    f"checkpatch {level} {f.get('type', '')}".strip(), str(f.get("message", "")))
+        if f.get("file"):
+            placers[counter].at_line(note, f["file"], f.get("line"))
+        else:
+            placers[counter].on_patch(note)
+
+
+def _place_pairscan(value: Any, views: dict[int, PatchView], placers: dict[int, _Placer]) -> None:
+    for counter, f in per_patch_findings(value):
+        if counter not in views:
+            continue
+        views[counter].counts["pairscan"] += 1
+        conf = f.get("confidence", "")
+        title = f"pair scan: {f.get('kind', 'imbalance')} in {f.get('function', '?')}()"
+        text = str(f.get("message", ""))
+        if f.get("path"):
+            text += "\npath: " + "; ".join(str(p) for p in f["path"])
+        note = Note("pairscan", "warning" if conf != "low" else "info", f"{title} [{conf} confidence]", text)
+        placers[counter].at_line(note, f.get("file", ""), f.get("line"))
+
+
+def _place_builds(builds: list[dict], views: dict[int, PatchView], placers: dict[int, _Placer]) -> None:
+    merged: dict[tuple, tuple[Note, list[str]]] = {}
+    for b in builds:
+        counter = b.get("patch")
+        cell = f"{b.get('arch', '?')}/{b.get('config', '?')}"
+        if counter in views:
+            views[counter].builds[cell] = b.get("status", "")
+        if counter not in views:
+            continue
+        for kind, diags in (("error", b.get("errors") or []), ("warning", b.get("new_warnings") or [])):
+            for d in diags:
+                key = (counter, kind, d.get("file"), d.get("line"), d.get("message"))
+                views[counter].counts["build_errors" if kind == "error" else "build_warnings"] += \
+                    0 if key in merged else 1
+                if key in merged:
+                    merged[key][1].append(cell)
+                    continue
+                flag = f" [{d['flag']}]" if d.get("flag") else ""
+                note = Note("build", kind, "", f"{d.get('message', '')}{flag}")
+                merged[key] = (note, [cell])
+                placers[counter].at_line(note, d.get("file", ""), d.get("line"))
+        if b.get("status") == "timeout" or (b.get("status") == "errors" and not b.get("errors")):
+            note = Note("build", "error", f"build {cell}: {b.get('status')}", b.get("log_tail", ""))
+            placers[counter].on_patch(note)
+            views[counter].counts["build_errors"] += 1
+    for key, (note, cells) in merged.items():
+        kind = key[1]
+        note.title = f"build {'error' if kind == 'error' else 'new warning'} ({', '.join(cells)})"
+
+
+def _place_robot(bot_reports: list[dict], views: dict[int, PatchView], placers: dict[int, _Placer]) -> None:
+    for r in bot_reports:
+        counter = r.get("patch_counter")
+        if counter not in views:
+            continue
+        for e in r.get("errors", []):
+            if not e.get("new"):
+                continue
+            views[counter].counts["robot"] += 1
+            note = Note("robot", e.get("severity", "error"),
+                        f"kernel test robot ({r.get('config', '')}, {r.get('compiler', '')})",
+                        e.get("message", ""), link=lore_link(r.get("msgid", "")))
+            placers[counter].at_line(note, e.get("path", ""), e.get("line"))
+
+
+def _place_apply(apply: dict | None, view: PatchView, placer: _Placer) -> None:
+    if not apply or apply.get("status") in ("clean", None):
+        return
+    view.counts["apply"] += 1
+    failures = apply.get("failed") or []
+    if not failures:
+        placer.on_patch(Note("apply", "error", f"does not apply ({apply.get('status')})",
+                             apply.get("message", "")))
+    for hf in failures:
+        note = Note("apply", "error", f"hunk does not apply ({apply.get('status')})",
+                    f"{hf.get('hunk', '')} {hf.get('reason', '')}".strip())
+        placer.at_line(note, hf.get("file", ""), None)
+
+
+# --- the context both templates render ---------------------------------------------------------
+
+
+def build_context(results: dict) -> dict[str, Any]:
+    """Everything report.html.j2 and report.md.j2 show, from results.json."""
+    series = results.get("series") or {}
+    apply, apply_skip = section(results, "apply")
+    apply_by_counter = {int(p["counter"]): p for p in _items(apply, "patches") if "counter" in p}
+    views = {int(p["counter"]): _patch_view(p, apply_by_counter.get(int(p["counter"])))
+             for p in series.get("patches", [])}
+    placers = {n: _Placer(v) for n, v in views.items()}
+    series_notes: list[Note] = []
+
+    comments, _ = section(results, "comments")
+    _place_comments(_items(comments, "comments"), views, placers, series_notes)
+    checkpatch, _ = section(results, "checkpatch")
+    _place_checkpatch(checkpatch, views, placers)
+    pairscan, _ = section(results, "pairscan")
+    _place_pairscan(pairscan, views, placers)
+    builds = build_results(results)
+    _place_builds(builds, views, placers)
+    _place_robot(series.get("bot_reports", []), views, placers)
+    for n, v in views.items():
+        _place_apply(v.apply, v, placers[n])
+
+    cells = sorted({f"{b.get('arch', '?')}/{b.get('config', '?')}" for b in builds})
+    base_builds = {f"{b.get('arch', '?')}/{b.get('config', '?')}": b.get("status", "")
+                   for b in builds if b.get("patch") == 0}
+    totals: Counter = Counter()
+    for v in views.values():
+        totals.update(v.counts)
+    skipped = [(name, why) for name in SECTIONS for why in [section(results, name)[1]] if why]
+    versions, _ = section(results, "versions")
+    return {
+        "meta": results.get("meta") or {},
+        "series": series,
+        "cover_link": lore_link(series["cover"]["msgid"]) if series.get("cover") else "",
+        "base": (apply or {}).get("base") if isinstance(apply, dict) else None,
+        "apply_skipped": apply_skip,
+        "patches": [views[n] for n in sorted(views)],
+        "series_notes": series_notes,
+        "build_cells": cells,
+        "base_builds": base_builds,
+        "totals": totals,
+        "findings": count_findings(results),
+        "skipped": skipped,
+        "version_groups": _version_groups(versions),
+    }
+
+
+def _version_groups(versions: Any) -> list[dict]:
+    """Pairing groups of the version report: (old rev, new rev, kind, old, new, note)."""
+    out = []
+    pairings = _items(versions, "pairings") or ([versions] if isinstance(versions, dict) else [])
+    for p in pairings:
+        for g in _items(p, "groups"):
+            out.append({"old_revision": p.get("old_revision"), "new_revision": p.get("new_revision"), **g})
+    return out
+
+
+# --- rendering ----------------------------------------------------------------------------------
+
+
+def md_escape(value: Any) -> Any:
+    """Make mail text inert in Markdown: no HTML, no links, no emphasis tricks."""
+    if isinstance(value, Markup) or not isinstance(value, str):
+        return value
+    text = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return re.sub(r"([\\`*_\[\]|#])", r"\\\1", text)
+
+
+def fence(text: str, lang: str = "") -> Markup:
+    """A fenced block longer than any backtick run inside, so the text cannot close it."""
+    runs = [len(m) for m in re.findall(r"`+", text)]
+    ticks = "`" * max(3, max(runs, default=0) + 1)
+    return Markup(f"{ticks}{lang}\n{text}\n{ticks}")
+
+
+def environment(kind: str) -> jinja2.Environment:
+    """html: autoescaped; md: every printed value escaped by md_escape unless made a fence."""
+    loader = jinja2.FileSystemLoader(str(TEMPLATE_DIR))
+    if kind == "html":
+        env = jinja2.Environment(loader=loader, autoescape=jinja2.select_autoescape(["html.j2", "html"]),
+                                 trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+        env.globals["pygments_css"] = Markup(HtmlFormatter().get_style_defs(".hl"))
+    else:
+        env = jinja2.Environment(loader=loader, autoescape=False, finalize=md_escape, keep_trailing_newline=True,
+                                 trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+        env.filters["fence"] = fence
+    return env
+
+
+def render(results: dict, kind: str) -> str:
+    return environment(kind).get_template(f"report.{kind}.j2").render(**build_context(results))
+
+
+def write_report(results: dict, run_dir: Path) -> list[Path]:
+    """Write report.html and report.md into run_dir; returns their paths."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for kind in ("html", "md"):
+        path = run_dir / f"report.{kind}"
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(render(results, kind), encoding="utf-8")
+        tmp.replace(path)  # never leave a half-written report behind
+        written.append(path)
+    return written

@@ -1,0 +1,290 @@
+"""report.html / report.md from a real thread, checked in headless Chromium.
+
+The hostile thread is made here from a real patch mail of the bundled v3
+thread (copies changed with the email package; the bundled files are never
+edited): its mail text must show up as text and never run.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import email.policy
+import html as html_lib
+import re
+import subprocess
+from email.message import EmailMessage
+from functools import cache
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from reviewtool.report import count_findings, fence, md_escape, write_report
+from series.assemble import assemble_series
+from series.comments import extract_comments
+from series.load import bundled_thread_path, load_thread
+from series.model import Series
+
+CHROMIUM = "/usr/bin/chromium"
+COVER = "<20211110105428.32458-1-zhengqi.arch@bytedance.com>"
+PATCH1 = "<20211110105428.32458-2-zhengqi.arch@bytedance.com>"
+
+
+def dump_dom(html: Path, tmp_path: Path) -> str:
+    """The DOM Chromium builds from the file, after any script had its chance to run."""
+    out = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={tmp_path / 'chromium-profile'}", "--virtual-time-budget=3000",
+         "--dump-dom", html.resolve().as_uri()],
+        capture_output=True, text=True, timeout=180, check=True,
+    )
+    assert "</html>" in out.stdout
+    return out.stdout
+
+
+class _Ids(HTMLParser):
+    """ids, in-page links and anything that would load a resource."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: set[str] = set()
+        self.local_links: list[str] = []
+        self.resources: list[str] = []
+        self.tags: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        a = dict(attrs)
+        self.tags.append(tag)
+        if "id" in a:
+            self.ids.add(a["id"])
+        if tag == "a" and (a.get("href") or "").startswith("#"):
+            self.local_links.append(a["href"][1:])
+        if "src" in a or tag in ("link", "script", "iframe", "object", "embed") or \
+                (tag == "a" and not (a.get("href") or "").startswith(("#", "https://lore.kernel.org/r/"))):
+            self.resources.append(f"{tag} {a}")
+
+
+def parse(html: str) -> _Ids:
+    p = _Ids()
+    p.feed(html)
+    return p
+
+
+@cache
+def v3() -> Series:
+    return assemble_series(load_thread(str(bundled_thread_path("pte-v3"))).messages)
+
+
+def _first_added(series: Series, counter: int) -> tuple[str, int, str]:
+    """(path, post-image line, text) of the first added line of a patch: a real place to put findings."""
+    patch = next(p for p in series.patches if p.counter == counter)
+    for fc in patch.files:
+        for h in fc.hunks:
+            n = h.target_start
+            for line in h.text.splitlines()[1:]:
+                if line.startswith("+"):
+                    return fc.path, n, line
+                if line.startswith(" "):
+                    n += 1
+    raise AssertionError("no added line")
+
+
+def _results(series: Series) -> dict:
+    cp_path, cp_line, _ = _first_added(series, 2)
+    ps_path, ps_line, _ = _first_added(series, 6)
+    b_path, b_line, _ = _first_added(series, 3)
+    diag = {"file": b_path, "line": b_line, "column": 5, "severity": "error",
+            "message": "implicit declaration of function 'pte_offset_map_lock'", "flag": ""}
+    builds = [{"patch": n, "arch": arch, "config": "tinyconfig+mm", "target": "objects",
+               "status": "errors" if n == 3 else "ok", "partial": False,
+               "errors": [diag] if n == 3 else [], "new_warnings": []}
+              for n in (0, 1, 2, 3) for arch in ("x86_64", "arm64")]
+    return {
+        "meta": {"tool_version": "0.1.0", "run_time": "2026-11-25T21:00:00Z", "source": "bundled pte-v3",
+                 "arguments": ["review", "--bundled", "pte-v3"]},
+        "series": dataclasses.asdict(series),
+        "comments": [dataclasses.asdict(c) for c in extract_comments(series)],
+        "apply": {"base": {"commit": "f" * 40, "describe": "v6.1", "source": "head", "wanted": "",
+                           "warning": "series base next-20211108 not in the tree"},
+                  "patches": [{"counter": p.counter, "subject": p.subject,
+                               "status": "clean" if p.counter < 4 else "failed", "commit": "",
+                               "files": [], "applied_files": [],
+                               "failed": [] if p.counter < 4 else
+                               [{"file": p.files[0].path, "hunk": p.files[0].hunks[0].text.splitlines()[0],
+                                 "reason": "context does not match"}]}
+                              for p in series.patches]},
+        "build": builds,
+        "checkpatch": [{"patch": 2, "level": "WARNING", "type": "LONG_LINE", "file": cp_path, "line": cp_line,
+                        "message": "line length of 101 exceeds 100 columns"},
+                       {"patch": 2, "level": "CHECK", "type": "CAMELCASE", "file": "", "line": 0,
+                        "message": "Avoid CamelCase"}],
+        "pairscan": {"findings": [{"patch": 6, "file": ps_path, "line": ps_line, "function": "pte_alloc_get",
+                                   "kind": "leak", "message": "returns without pte_put()",
+                                   "confidence": "high", "path": ["pte_try_get() succeeded"]}]},
+        "versions": {"status": "skipped", "reason": "no earlier revision given"},
+    }
+
+
+def _row_then_note(dom: str, row_id: str, note_text: str) -> None:
+    """The note is shown right under the diff row `row_id` (before the next diff row)."""
+    start = dom.index(f'id="{row_id}"')
+    nxt = re.search(r'<tr id="patch-', dom[start + 10:])
+    end = start + 10 + nxt.start() if nxt else len(dom)
+    assert note_text in dom[start:end], f"{note_text!r} not under {row_id}"
+
+
+def _row_id(dom: str, counter: int, line: str) -> str:
+    """id of the diff row of patch `counter` showing `line` (sign included) in its code cell."""
+    rows = rf'<tr id="(patch-{counter}-f\d+-h\d+-l\d+)"[^>]*>.*?<td class="code">(.*?)</td></tr>'
+    for m in re.finditer(rows, dom, re.S):
+        if html_lib.unescape(re.sub(r"<[^>]+>", "", m.group(2))) == line:
+            return m.group(1)
+    raise AssertionError(f"no row {text!r} in patch {counter}")
+
+
+def test_report_of_real_thread(tmp_path: Path) -> None:
+    series = v3()
+    results = _results(series)
+    paths = write_report(results, tmp_path)
+    assert [p.name for p in paths] == ["report.html", "report.md"]
+    html = (tmp_path / "report.html").read_text()
+    page = parse(html)
+    assert page.resources == []  # self-contained: nothing loaded, no links off lore
+    assert set(page.local_links) <= page.ids  # every overview link lands on a detail
+    assert {f"patch-{p.counter}" for p in series.patches} <= set(page.local_links)
+
+    dom = dump_dom(tmp_path / "report.html", tmp_path)
+    text = re.sub(r"<[^>]+>", " ", dom)
+    assert "14 of 15 present" in text and "missing: 9" in text
+    assert "series base next-20211108 not in the tree" in text
+    assert "versions (no earlier revision given)" in text
+    # build matrix: patch x arch x config
+    for cell in ("x86_64/tinyconfig+mm", "arm64/tinyconfig+mm"):
+        assert f"<th>{cell}</th>" in dom
+    assert dom.count('<td class="st-errors">errors</td>') == 2  # patch 3 on both arches
+
+    # reviewers' comment under the line it quotes: "+.. _pte_ref:" of patch 14
+    row = _row_id(dom, 14, "+.. _pte_ref:")
+    _row_then_note(dom, row, "Do you need this label anywhere?")
+    _row_then_note(dom, row, "I will remove this label in the next version.")
+    # the findings at their lines
+    _, _, cp_text = _first_added(series, 2)
+    _row_then_note(dom, _row_id(dom, 2, cp_text), "line length of 101 exceeds 100 columns")
+    _, _, ps_text = _first_added(series, 6)
+    _row_then_note(dom, _row_id(dom, 6, ps_text), "returns without pte_put()")
+    _, _, b_text = _first_added(series, 3)
+    row3 = _row_id(dom, 3, b_text)
+    _row_then_note(dom, row3, "implicit declaration of function")
+    _row_then_note(dom, row3, "x86_64/tinyconfig+mm, arm64/tinyconfig+mm")  # merged across builds
+    # the overview's finding list links to the row holding the finding
+    assert f'href="#{row3}"' in dom
+    # syntax highlighting from pygments
+    assert '<span class="k">' in dom or '<span class="kt">' in dom
+
+    assert count_findings(results) == (
+        1  # missing patch 9
+        + sum(1 for p in series.patches if p.counter >= 4)  # failed to apply
+        + 2  # build errors (x86_64, arm64)
+        + 1  # checkpatch warning (CHECK not counted)
+        + 1  # pair scan
+    )
+
+
+def test_skipped_and_absent_stages_are_named(tmp_path: Path) -> None:
+    series = v3()
+    results = {"meta": {}, "series": dataclasses.asdict(series), "comments": [],
+               "build": {"status": "skipped", "reason": "no cross compiler for arm64"}}
+    write_report(results, tmp_path)
+    for name in ("report.html", "report.md"):
+        out = (tmp_path / name).read_text()
+        assert "build (no cross compiler for arm64)" in out
+        assert "apply (not run)" in out and "checkpatch (not run)" in out and "pairscan (not run)" in out
+    assert count_findings(results) == 1  # only the missing patch
+
+
+# --- hostile mail ---------------------------------------------------------------------------------
+
+EVIL_SCRIPT = "<script>document.title='PWNED';document.body.appendChild(document.createElement('pwned'))</script>"
+EVIL_IMG = "<img src=x onerror=\"document.body.appendChild(document.createElement('pwned'))\">"
+EVIL_LINK = "<a href=\"javascript:alert(1)\">click</a> [also](javascript:alert(2))"
+EVIL_SUBJECT = "mm: $(touch /tmp/reviewtool-pwned); `id` | rm -rf ~ && echo '<b>x</b>' > /dev/null"
+
+
+def _hostile_messages() -> list[EmailMessage]:
+    """Cover + patch 1 of v3 (patch subject made hostile) + a hostile review of patch 1."""
+    msgs = load_thread(str(bundled_thread_path("pte-v3"))).messages
+    cover = next(m for m in msgs if m["Message-ID"].strip() == COVER)
+    patch = copy.deepcopy(next(m for m in msgs if m["Message-ID"].strip() == PATCH1))
+    patch.replace_header("Subject", f"[PATCH v3 01/15] {EVIL_SUBJECT}")
+    diff = patch.get_body(("plain",)).get_content()
+    hunk_lines = diff[diff.index("@@ "):].splitlines()[:6]
+    review = EmailMessage(policy=email.policy.default)
+    review["From"] = f'"{EVIL_IMG}" <evil@example.org>'
+    review["To"] = "Qi Zheng <zhengqi.arch@bytedance.com>"
+    review["Subject"] = f"Re: [PATCH v3 01/15] {EVIL_SUBJECT} {EVIL_SCRIPT}"
+    review["Date"] = "Fri, 12 Nov 2021 10:00:00 +0000"
+    review["Message-ID"] = "<evil-1@example.org>"
+    review["In-Reply-To"] = PATCH1
+    review["References"] = f"{COVER} {PATCH1}"
+    review.set_content("On Wed, Qi Zheng wrote:\n" + "\n".join("> " + x for x in hunk_lines)
+                       + f"\n\n{EVIL_SCRIPT}\n{EVIL_IMG}\n{EVIL_LINK}\n\n> {EVIL_SCRIPT}\n\nmore {EVIL_SCRIPT}\n")
+    return [cover, patch, review]
+
+
+def test_hostile_mail_is_shown_as_text_and_never_runs(tmp_path: Path) -> None:
+    series = assemble_series(_hostile_messages())
+    comments = extract_comments(series)
+    assert any(EVIL_SCRIPT in c.text for c in comments)
+    results = {"meta": {"source": EVIL_SUBJECT}, "series": dataclasses.asdict(series),
+               "comments": [dataclasses.asdict(c) for c in comments]}
+    write_report(results, tmp_path)
+    html = (tmp_path / "report.html").read_text()
+    page = parse(html)
+    assert "script" not in page.tags and "img" not in page.tags
+    assert page.resources == []
+
+    dom = dump_dom(tmp_path / "report.html", tmp_path)
+    title = re.search(r"<title>(.*?)</title>", dom, re.S).group(1)
+    assert title.startswith("reviewtool: [PATCH v3]") and "PWNED" not in title
+    assert "<pwned" not in dom and "<script" not in dom and "<img" not in dom
+    assert not re.search(r"<a\b[^>]*href=\"?javascript", dom, re.I)
+    # ... and the text is there, as text
+    assert "&lt;script&gt;document.title='PWNED'" in dom
+    assert "onerror=\"document.body" in dom and "&lt;img src=x" in dom
+    assert "&lt;a href=\"javascript:alert(1)\"&gt;click&lt;/a&gt;" in dom
+    assert "$(touch /tmp/reviewtool-pwned); `id` | rm -rf ~ &amp;&amp; echo" in dom
+    assert not Path("/tmp/reviewtool-pwned").exists()
+
+    md = (tmp_path / "report.md").read_text()
+    outside = _outside_fences(md)
+    assert "<script" not in outside and "<img" not in outside and "](javascript:" not in outside
+    assert re.findall(r"<(?!https://lore\.kernel\.org/r/)", outside) == []  # only our autolinks
+    assert EVIL_SCRIPT in md  # verbatim, inside a code fence
+
+
+def _outside_fences(md: str) -> str:
+    out, fence_ticks = [], ""
+    for line in md.splitlines():
+        m = re.match(r"^(`{3,})", line)
+        if fence_ticks:
+            if m and m.group(1) == fence_ticks and line.strip() == fence_ticks:
+                fence_ticks = ""
+            continue
+        if m:
+            fence_ticks = m.group(1)
+            continue
+        out.append(line)
+    return "\n".join(out)
+
+
+@pytest.mark.parametrize("text", ["```\n<script>x</script>", "a ```` b\n`````", "plain"])
+def test_fence_cannot_be_closed_by_its_content(text: str) -> None:
+    block = fence(text)
+    ticks = block.split("\n", 1)[0]
+    assert block.endswith("\n" + ticks)
+    assert all(not line.startswith(ticks) for line in text.splitlines())
+
+
+def test_md_escape() -> None:
+    assert md_escape("<b>&[x](javascript:y)|`") == "&lt;b&gt;&amp;\\[x\\](javascript:y)\\|\\`"
