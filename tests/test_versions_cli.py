@@ -1,0 +1,120 @@
+"""`reviewtool diff` end to end: reports written, bad input gives one line and exit 2."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from reviewtool.cli import main
+from reviewtool.diffreport import version_report, write_version_report
+from series.assemble import assemble_series
+from series.load import bundled_thread_path, load_thread
+
+
+def _other_series_mbox(tmp_path: Path) -> Path:
+    """A real two-patch v2 series of another author, made by git format-patch."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True,
+                              env={"GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1",
+                                   "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}).stdout
+
+    git("init", "-q")
+    git("config", "user.name", "Jane Doe")
+    git("config", "user.email", "jane@example.org")
+    (repo / "a.c").write_text("int a;\n")
+    git("add", "a.c")
+    git("commit", "-qm", "base")
+    for n in (1, 2):
+        (repo / "a.c").write_text((repo / "a.c").read_text() + f"int value_{n} = {n};\n")
+        git("commit", "-qam", f"foo: add value {n}\n\nBecause.\n\nSigned-off-by: Jane Doe <jane@example.org>")
+    out = tmp_path / "patches"
+    git("format-patch", "-q", "-v2", "--cover-letter", "--thread", "-o", str(out), "HEAD~2")
+    mbox = tmp_path / "other.mbox"
+    mbox.write_text("".join(p.read_text() for p in sorted(out.glob("*.patch"))))
+    return mbox
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(["diff", *argv])
+    cap = capsys.readouterr()
+    return code, cap.out, cap.err
+
+
+def test_diff_writes_html_markdown_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _run(capsys, "--bundled", "pte-v3", "--bundled", "pte-v1", "--bundled", "pte-v2",
+                          "--out", str(tmp_path), "--json")
+    assert code == 0
+    report = json.loads(out)
+    assert [(p["old_revision"], p["new_revision"]) for p in report["pairs"]] == [(1, 2), (2, 3), (1, 3)]
+    assert json.loads((tmp_path / "versions.json").read_text()) == report
+    html = (tmp_path / "versions.html").read_text()
+    md = (tmp_path / "versions.md").read_text()
+    for text in (html, md):
+        assert "mm: remove redundant smp_wmb()" in text and "missing from the archive" in text
+        assert "v2 -&gt; v3" in text or "v2 &rarr; v3" in text or "v2 -> v3" in text
+    assert "<script" not in html.lower() and "http://" not in html.split("<body>")[0]
+    assert "v1 -> v2: pairing" in err  # progress per step
+
+
+def test_open_comments_for_the_review_report() -> None:
+    series = [assemble_series(load_thread(str(bundled_thread_path(f"pte-v{n}"))).messages) for n in (1, 2)]
+    report = version_report(series)
+    rows = report["open_comments"]
+    assert rows and all(r["status"] == "open" and r["new_revision"] == 2 for r in rows)
+    assert {"new_patch", "new_path", "new_line", "text", "evidence"} <= set(rows[0])
+
+
+def test_mail_text_is_escaped(tmp_path: Path) -> None:
+    series = [assemble_series(load_thread(str(bundled_thread_path(f"pte-v{n}"))).messages) for n in (1, 2)]
+    report = version_report(series)
+    report["pairs"][0]["comments"][0]["text"] = "<script>alert(1)</script> | ~~~~"
+    report["pairs"][0]["interdiffs"][0]["text"] = "~~~~\n-<b>x</b>\n"
+    report["pairs"][0]["interdiffs"][0]["identical"] = False
+    html_path, md_path, _ = write_version_report(report, tmp_path)
+    html = html_path.read_text()
+    assert "<script>alert" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&lt;b&gt;x&lt;/b&gt;" in html
+    md = md_path.read_text()
+    assert "&lt;script&gt;" in md and "\\| ~~~~" in md
+    assert "\n ~~~~\n-<b>x</b>" in md  # cannot close the fence
+
+
+def test_single_version_is_exit_2_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(capsys, "--bundled", "pte-v2", "--out", str(tmp_path))
+    assert code == 2
+    assert err.strip().splitlines()[-1] == (
+        "reviewtool: error: need at least two revisions of a series to compare, got only v2")
+    assert "Traceback" not in err
+
+
+def test_same_revision_twice_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(capsys, "--bundled", "pte-v2", "--mbox", str(bundled_thread_path("pte-v2")),
+                        "--out", str(tmp_path))
+    assert code == 2 and "v2 is given twice" in err
+
+
+def test_different_series_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    other = _other_series_mbox(tmp_path)
+    code, _, err = _run(capsys, "--bundled", "pte-v3", str(other), "--out", str(tmp_path / "out"))
+    assert code == 2
+    assert "do not look like the same series" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_no_source_and_bad_source(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _run(capsys, "--out", str(tmp_path))[0] == 2
+    code, _, err = _run(capsys, str(tmp_path / "nope.mbox"), "--bundled", "pte-v3")
+    assert code == 2 and "no such file" in err
+
+
+def test_command_line_entry_point(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "reviewtool", "diff", "--bundled", "pte-v2", "--bundled", "pte-v3",
+                           "--out", str(tmp_path)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["versions.html", "versions.json", "versions.md"]
