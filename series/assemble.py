@@ -21,7 +21,7 @@ import b4
 from series import bots, diffstat, thread, trailers
 from series.b4env import isolated_b4
 from series.errors import SeriesInputError
-from series.model import BotReport, Cover, FileChange, Message, Patch, Series
+from series.model import BotReport, Cover, FileChange, Message, Patch, Series, Trailer
 from series.patchparse import extract_diff, parse_diff
 
 _BASE_HINT_RE = re.compile(
@@ -54,7 +54,20 @@ def assemble_series(messages: Iterable[EmailMessage], revision: int | None = Non
         lser = mailbox.get_series(wanted, reroll=False, codereview_trailers=False)
         if lser is None:
             raise SeriesInputError(f"v{wanted}: every patch of it is missing")
-        return _series(mailbox, lser, present_revisions, problems)
+        aside = _trailers_set_aside(messages, wanted) if lser.trailer_mismatches else {}
+        return _series(mailbox, lser, present_revisions, problems, aside)
+
+
+def _trailers_set_aside(messages: list[EmailMessage], revision: int) -> dict[str, list[b4.LoreTrailer]]:
+    """Patch/cover msgid -> person trailers b4 left out because the sender is not the person named.
+
+    b4 only says *that* there were such trailers; a second, sloppy pass on a
+    fresh mailbox (get_series is not idempotent) says where they belong.
+    """
+    sloppy = _mailbox(messages).get_series(revision, sloppytrailers=True, reroll=False, codereview_trailers=False)
+    if sloppy is None:
+        return {}
+    return {m.msgid: list(m.followup_trailers) for m in sloppy.patches if m is not None}
 
 
 def _mailbox(messages: Iterable[EmailMessage]) -> b4.LoreMailbox:
@@ -66,9 +79,10 @@ def _mailbox(messages: Iterable[EmailMessage]) -> b4.LoreMailbox:
 
 def _series(
     mailbox: b4.LoreMailbox, lser: b4.LoreSeries, present_revisions: list[int], problems: dict[str, str],
+    aside: dict[str, list[b4.LoreTrailer]],
 ) -> Series:
     cover_lmsg = lser.patches[0] if lser.has_cover else None
-    cover_trailers = list(cover_lmsg.followup_trailers) if cover_lmsg else []
+    cover_trailers = _followups(cover_lmsg, aside) if cover_lmsg else []
     patches: dict[int, Patch] = {}
     duplicates: list[int] = []
     for lmsg in lser.patches[1:]:
@@ -77,7 +91,7 @@ def _series(
         if lmsg.counter in patches:  # b4 shifts a duplicate to the next slot; we keep the first
             duplicates.append(lmsg.counter)
             continue
-        patches[lmsg.counter] = _patch(lmsg, cover_trailers, problems)
+        patches[lmsg.counter] = _patch(lmsg, [*_followups(lmsg, aside), *cover_trailers], problems)
     expected = max((p.expected for p in patches.values()), default=lser.expected)
     ordered = [patches[c] for c in sorted(patches)]
     cover = _cover(cover_lmsg, problems) if cover_lmsg else None
@@ -105,7 +119,15 @@ def _series(
     )
 
 
-def _patch(lmsg: b4.LoreMessage, cover_trailers: list[b4.LoreTrailer], problems: dict[str, str]) -> Patch:
+def _followups(lmsg: b4.LoreMessage, aside: dict[str, list[b4.LoreTrailer]]) -> list[Trailer]:
+    """Trailers from replies to `lmsg`: b4's, then those it set aside (with a caution)."""
+    kept = [trailers.from_b4(t, lmsg.msgid) for t in lmsg.followup_trailers]
+    seen = {(t.name.lower(), t.value) for t in kept}
+    return kept + [trailers.set_aside(t, lmsg.msgid) for t in aside.get(lmsg.msgid, [])
+                   if (t.name.lower(), t.value) not in seen]
+
+
+def _patch(lmsg: b4.LoreMessage, followup_trailers: list[Trailer], problems: dict[str, str]) -> Patch:
     where = f"v{lmsg.revision} {lmsg.counter}/{lmsg.expected} <{lmsg.msgid}>"
     body = _strict_body(lmsg, where, problems)
     diff = extract_diff(body)
@@ -125,9 +147,7 @@ def _patch(lmsg: b4.LoreMessage, cover_trailers: list[b4.LoreTrailer], problems:
         files=files,
         git_patch_id=lmsg.git_patch_id or "",
         trailers=trailers.own_trailers(lmsg.body, lmsg.msgid),
-        followup_trailers=[
-            trailers.from_b4(t, lmsg.msgid) for t in [*lmsg.followup_trailers, *cover_trailers]
-        ],
+        followup_trailers=followup_trailers,
         mbox=_am_mbox(lmsg, where),
     )
 

@@ -29,6 +29,17 @@ def from_b4(ltr: b4.LoreTrailer, fallback_msgid: str) -> Trailer:
     return Trailer(name=ltr.name, value=ltr.value, source_msgid=msgid, caution=caution)
 
 
+def set_aside(ltr: b4.LoreTrailer, fallback_msgid: str) -> Trailer:
+    """A person trailer b4 would not apply: the mail's sender is not the person it names."""
+    trailer = from_b4(ltr, fallback_msgid)
+    sender = ltr.lmsg.fromemail if ltr.lmsg is not None else "unknown"
+    trailer.caution = (
+        f"sent by {sender}, who is not the person this trailer names; "
+        "b4 leaves it out unless asked to be sloppy: confirm with that person"
+    )
+    return trailer
+
+
 def own_trailers(body: str, msgid: str) -> list[Trailer]:
     """Trailers written in the patch itself (Signed-off-by, Cc, Link ...)."""
     _githeaders, _message, trailers, _basement, _signature = b4.LoreMessage.get_body_parts(body)

@@ -147,3 +147,26 @@ def test_revision_selection_over_a_multi_version_mbox(tmp_path: Path) -> None:
     older = assemble_series(messages, revision=2)
     assert (older.revision, older.expected, older.missing) == (2, 9, [2])
     assert older.revisions_in_thread == [2, 3]
+
+
+def test_trailer_for_someone_else_is_kept_with_a_caution() -> None:
+    from email.message import EmailMessage
+
+    messages = load_thread(str(bundled_thread_path("pte-v3"))).messages
+    reply = EmailMessage()
+    reply["From"] = "Alice Reviewer <alice@example.org>"
+    reply["Date"] = "Thu, 11 Nov 2021 10:00:00 +0000"
+    reply["Subject"] = "Re: [PATCH v3 01/15] mm: do code cleanups to filemap_map_pmd()"
+    reply["Message-ID"] = "<alice-1@example.org>"
+    reply["In-Reply-To"] = "<20211110105428.32458-2-zhengqi.arch@bytedance.com>"
+    reply["References"] = "<20211110105428.32458-2-zhengqi.arch@bytedance.com>"
+    reply.set_content("Looks good.\n\nAcked-by: Alice Reviewer <alice@example.org>\n"
+                      "Reviewed-by: Bob Builder <bob@example.org>\n")
+    series = assemble_series([*messages, reply])
+    got = {(t.name, t.value): t for t in series.patches[0].followup_trailers}
+    assert set(got) == {("Acked-by", "Alice Reviewer <alice@example.org>"),
+                        ("Reviewed-by", "Bob Builder <bob@example.org>")}
+    assert got[("Acked-by", "Alice Reviewer <alice@example.org>")].caution == ""
+    bob = got[("Reviewed-by", "Bob Builder <bob@example.org>")]
+    assert bob.source_msgid == "alice-1@example.org"
+    assert "sent by alice@example.org, who is not the person this trailer names" in bob.caution
