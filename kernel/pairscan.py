@@ -32,6 +32,7 @@ on the path is taken as the caller's and ignored.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 
 from tree_sitter import Node
@@ -249,7 +250,7 @@ class _Held:
 @dataclass(frozen=True)
 class _Released:
     resource: str
-    key: str | None
+    what: str | None  # the lock key, else the released argument's text; None for a callee
     line: int
     release: str
     acquire_line: int
@@ -279,6 +280,12 @@ class FunctionScan:
         builder = _Builder(func.end_line, self.zeros)
         self.entry = builder.build(func.body)
         self.nodes = builder.nodes
+        # Only atoms tested more than once can correlate; remembering the others
+        # would multiply states for nothing.
+        # A variable set to a constant and tested later correlates too.
+        tests = Counter(n.label for n in self.nodes if n.kind == "branch")
+        constants = _constant_targets(func.body)
+        self.correlated = {atom for atom, count in tests.items() if count > 1 or atom in constants}
         self.truncated = False
         self.confidence = "medium" if (func.has_errors and confidence == "high") else confidence
         # The rules' own functions implement the pairs; holders return holding by contract.
@@ -334,14 +341,20 @@ class FunctionScan:
         if taken:
             p.held = [_Held(h.resource, h.key, h.line, h.acquire, h.vars | {name}, h.success)
                       if h in taken else h for h in p.held]
-        elif right is not None and node_text(_strip(right)) in _NULLS:
+        elif name not in self.correlated:
+            return
+        elif right is not None and _strip(right).type in ("number_literal", "true", "false", "null"):
+            p.facts[name] = node_text(_strip(right)) not in self.zeros
+        elif right is not None and node_text(_strip(right)) in self.zeros:
             p.facts[name] = False
 
     @staticmethod
     def _forget(p: _Path, name: str) -> None:
+        """`name` changed: drop facts about it, and the memory of releasing what it named."""
         pattern = re.compile(r"(?<![\w>.])" + re.escape(name) + r"(?!\w)")
         for atom in [a for a in p.facts if pattern.search(a)]:
             del p.facts[atom]
+        p.released = {r for r in p.released if r.what is None or not pattern.search(r.what)}
 
     def _call(self, call: Node, p: _Path, line: int, outcome: bool | None = None) -> list[_Held]:
         name = _call_name(call)
@@ -365,6 +378,13 @@ class FunctionScan:
             return taken
         if name in self.rules.releases:
             self._release(self.rules.releases[name], argv, p, line)
+        elif name not in _TRANSPARENT_CALLS:
+            # An unknown callee may change what its pointer arguments point to
+            # (map_pte(pvmw) sets and locks pvmw->ptl): forget what we knew about them.
+            for a in argv:
+                text = _key_text(a)
+                if re.fullmatch(r"[\w.>*-]+", text) and not text[0].isdigit():
+                    self._forget(p, text)
         return []
 
     @staticmethod
@@ -375,16 +395,19 @@ class FunctionScan:
     def _release(self, act: Action, argv: list[Node], p: _Path, line: int) -> None:
         for res in act.resources:
             key = self._arg_key(act, res, argv)
+            what = None if act.by_callee else (key if key is not None else
+                                                _norm(node_text(argv[0])) if argv else "")
             candidates = [h for h in p.held if h.resource == res]
             exact = [h for h in candidates if key is not None and h.key == key]
             victim = (exact or candidates or [None])[-1]
             if victim is not None:
                 p.held.remove(victim)
-                p.released.add(_Released(res, key, line, act.name, victim.line, victim.acquire))
+                p.released.add(_Released(res, what, line, act.name, victim.line, victim.acquire))
                 continue
             if act.idempotent:
                 continue
-            earlier = [r for r in p.released if r.resource == res and (key is None or r.key in (None, key))]
+            # Only the same lock, or the same pointer text, released twice is reported.
+            earlier = [r for r in p.released if r.resource == res and what is not None and r.what == what]
             if earlier:
                 first = min(earlier, key=lambda r: r.line)
                 self._report("double-release", res, first.acquire_line, "", line, p,
@@ -446,12 +469,12 @@ class FunctionScan:
         return (right.type in ("identifier", "number_literal") and node_text(right) not in self.zeros
                 and right.type != "identifier" or node_text(right).isupper())
 
-    @staticmethod
-    def _fact(p: _Path, atom: str, outcome: bool) -> bool:
+    def _fact(self, p: _Path, atom: str, outcome: bool) -> bool:
         known = p.facts.get(atom)
         if known is not None and known != outcome:
             return False
-        p.facts[atom] = outcome
+        if atom in self.correlated:
+            p.facts[atom] = outcome
         return True
 
     # --- exits and reporting -----------------------------------------------------------------
@@ -535,6 +558,25 @@ class FunctionScan:
         return self
 
     _trail: tuple[str, ...] = ()
+
+
+def _constant_targets(body: Node) -> set[str]:
+    """Texts of variables assigned a literal (`ret = 0`, `locked = true`, `p = NULL`) in body."""
+    found: set[str] = set()
+    stack = [body]
+    while stack:
+        n = stack.pop()
+        if n.type in ("assignment_expression", "init_declarator"):
+            left = n.child_by_field_name("left") or n.child_by_field_name("declarator")
+            right = n.child_by_field_name("right") or n.child_by_field_name("value")
+            while left is not None and left.type == "pointer_declarator":
+                left = left.child_by_field_name("declarator")
+            if left is not None and right is not None and (
+                    _strip(right).type in ("number_literal", "true", "false", "null")
+                    or node_text(right) in _NULLS):
+                found.add(_norm(node_text(left)))
+        stack.extend(n.named_children)
+    return found
 
 
 def _has_call(e: Node) -> bool:
