@@ -125,6 +125,7 @@ def version_report(series_list: list[Series],
                        "date": s.cover.date if s.cover else (s.patches[0].date if s.patches else "")}
                       for s in ordered],
         "pairs": pairs,
+        "pairings": [p["pairing"] for p in pairs],  # the pairing alone, as the review report reads it
         "open_comments": open_comment_rows(last_consecutive["comments"]),
     }
 
