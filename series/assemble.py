@@ -83,19 +83,16 @@ def _series(
 ) -> Series:
     cover_lmsg = lser.patches[0] if lser.has_cover else None
     cover_trailers = _followups(cover_lmsg, aside) if cover_lmsg else []
-    patches: dict[int, Patch] = {}
-    duplicates: list[int] = []
-    for lmsg in lser.patches[1:]:
-        if lmsg is None:
-            continue
-        if lmsg.counter in patches:  # b4 shifts a duplicate to the next slot; we keep the first
-            duplicates.append(lmsg.counter)
-            continue
-        patches[lmsg.counter] = _patch(lmsg, [*_followups(lmsg, aside), *cover_trailers], problems)
+    mails, duplicates = _patch_mails(mailbox, lser.revision)
+    patches = {
+        counter: _patch(lmsg, [*_followups(lmsg, aside), *cover_trailers], problems)
+        for counter, lmsg in mails.items()
+    }
     expected = max((p.expected for p in patches.values()), default=lser.expected)
     ordered = [patches[c] for c in sorted(patches)]
     cover = _cover(cover_lmsg, problems) if cover_lmsg else None
-    messages, reports = _thread(mailbox, lser)
+    messages, reports = _thread(mailbox, {m.msgid: c for c, m in mails.items()} | (
+        {cover_lmsg.msgid: 0} if cover_lmsg else {}))
     missing = [c for c in range(1, expected + 1) if c not in patches]
     return Series(
         revision=lser.revision,
@@ -105,7 +102,7 @@ def _series(
         cover=cover,
         patches=ordered,
         missing=missing,
-        duplicates=sorted(set(duplicates)),
+        duplicates=duplicates,
         base_commit=lser.base_commit or "",
         base_hint=_base_hint(cover_lmsg.body if cover_lmsg else ordered[0].commit_message),
         change_id=lser.change_id or "",
@@ -117,6 +114,28 @@ def _series(
             if cover and cover.diffstat else None
         ),
     )
+
+
+def _patch_mails(mailbox: b4.LoreMailbox, revision: int) -> tuple[dict[int, b4.LoreMessage], list[int]]:
+    """counter -> patch mail of `revision` (the earliest when sent twice), and the doubled counters.
+
+    Taken from all mails rather than from b4's LoreSeries slots: on a
+    duplicate, b4 moves the older mail to the next slot and so overwrites
+    (drops) the real next patch.
+    """
+    candidates = sorted(
+        (m for m in mailbox.msgid_map.values()
+         if m.has_diff and not m.reply and m.revision == revision and m.counter >= 1),
+        key=lambda m: m.date,
+    )
+    mails: dict[int, b4.LoreMessage] = {}
+    duplicates: set[int] = set()
+    for lmsg in candidates:
+        if lmsg.counter in mails:
+            duplicates.add(lmsg.counter)
+        else:
+            mails[lmsg.counter] = lmsg
+    return dict(sorted(mails.items())), sorted(duplicates)
 
 
 def _followups(lmsg: b4.LoreMessage, aside: dict[str, list[b4.LoreTrailer]]) -> list[Trailer]:
@@ -186,9 +205,8 @@ def _cover(lmsg: b4.LoreMessage, problems: dict[str, str]) -> Cover:
     )
 
 
-def _thread(mailbox: b4.LoreMailbox, lser: b4.LoreSeries) -> tuple[list[Message], list[BotReport]]:
-    """Every mail as a Message in the reply tree, plus the robot reports among them."""
-    series_ids = {m.msgid: m.counter for m in lser.patches if m is not None}
+def _thread(mailbox: b4.LoreMailbox, series_ids: dict[str, int]) -> tuple[list[Message], list[BotReport]]:
+    """Every mail as a Message in the reply tree, plus the robot reports on `series_ids` (msgid -> counter)."""
     messages: list[Message] = []
     references: dict[str, list[str]] = {}
     reports: list[BotReport] = []

@@ -57,6 +57,13 @@ def quiet_b4(verbose: bool = False) -> None:
         logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.CRITICAL + 1)
 
 
+# Quiet by default, also when used as a library (b4's logger has no handler, so
+# Python's last-resort handler would print its warnings); the CLI calls
+# quiet_b4(verbose=True) for --verbose.
+if logging.getLogger("b4").level == logging.NOTSET:
+    quiet_b4()
+
+
 @contextlib.contextmanager
 def isolated_b4(*, midmask: str | None = None, network: bool = False) -> Iterator[None]:
     """Run b4 with a clean config, a throw-away cache, attestation off.

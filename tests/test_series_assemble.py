@@ -170,3 +170,19 @@ def test_trailer_for_someone_else_is_kept_with_a_caution() -> None:
     bob = got[("Reviewed-by", "Bob Builder <bob@example.org>")]
     assert bob.source_msgid == "alice-1@example.org"
     assert "sent by alice@example.org, who is not the person this trailer names" in bob.caution
+
+
+def test_a_patch_sent_twice_is_a_duplicate_and_the_next_patch_is_not_lost() -> None:
+    """b4 alone would move the older 03/15 into slot 4 and drop the real 04/15."""
+    import copy
+
+    messages = load_thread(str(bundled_thread_path("pte-v3"))).messages
+    original = next(m for m in messages if "32458-4-" in m["Message-ID"])
+    resent = copy.deepcopy(original)
+    resent.replace_header("Message-ID", "<resend-03@example.org>")
+    resent.replace_header("Date", "Thu, 11 Nov 2021 10:00:00 +0000")
+    series = assemble_series([*messages, resent])
+    assert series.duplicates == [3] and series.missing == [9]
+    assert [p.counter for p in series.patches] == [1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 15]
+    assert series.patches[2].msgid == "20211110105428.32458-4-zhengqi.arch@bytedance.com"  # the first kept
+    assert series.patches[3].subject == "mm: rework the parameter of lock_page_or_retry()"
