@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import jinja2
@@ -48,6 +48,25 @@ def _claims(old: Series, new: Series, ordered: list[Series]) -> list[str]:
                     claims.extend(found)
                     break
     return claims
+
+
+def own_thread(series: Series) -> Series:
+    """The series with only the mails of its own revision.
+
+    A thread that holds several revisions gives each Series every mail;
+    replies to v1 must not be read as comments on v2.
+    """
+    roots = {p.msgid for p in series.patches} | ({series.cover.msgid} if series.cover else set())
+    children: dict[str, list[str]] = {}
+    for m in series.thread:
+        children.setdefault(m.parent or m.in_reply_to, []).append(m.msgid)
+    keep, todo = set(), list(roots)
+    while todo:
+        msgid = todo.pop()
+        if msgid not in keep:
+            keep.add(msgid)
+            todo.extend(children.get(msgid, []))
+    return replace(series, thread=[m for m in series.thread if m.msgid in keep])
 
 
 def _pair_report(old: Series, new: Series, ordered: list[Series],
@@ -112,7 +131,7 @@ def version_report(series_list: list[Series],
     for old, new in version_pairs(ordered):
         _progress(f"v{old.revision} -> v{new.revision}: pairing, interdiff, changelog, comments")
         if old.revision not in comments:
-            comments[old.revision] = extract_comments(old)
+            comments[old.revision] = extract_comments(own_thread(old))
         pairs.append(_pair_report(old, new, ordered, comments[old.revision]))
     newest = ordered[-1]
     last_consecutive = next(p for p in pairs if p["new_revision"] == newest.revision

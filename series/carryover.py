@@ -145,7 +145,9 @@ def _in_messages(out: CarriedComment, quoted: list[str], present: list[Patch], w
         return out
     kept = [w for w in want if w in text]
     if len(kept) == len(want):
-        out.status, out.confidence = "open", "medium"
+        # Reviewers quote the end of a message to reply to the whole patch, so
+        # unchanged text says little about the point they made.
+        out.status, out.confidence = "open", "low"
         out.new_patch = next(p.counter for p in present if want[-1] in normalise(p.commit_message))
         out.evidence = f"quoted commit-message text still in {where}"
     else:

@@ -118,3 +118,19 @@ def test_command_line_entry_point(tmp_path: Path) -> None:
                            "--out", str(tmp_path)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["versions.html", "versions.json", "versions.md"]
+
+
+def test_one_thread_holding_all_revisions_gives_the_same_report(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    combined = tmp_path / "all.mbox"
+    combined.write_bytes(b"".join(bundled_thread_path(f"pte-v{n}").read_bytes() for n in (2, 3, 1)))
+    code, out, _ = _run(capsys, str(combined), "--out", str(tmp_path / "one"), "--json")
+    assert code == 0
+    one = json.loads(out)
+    code, out, _ = _run(capsys, "--bundled", "pte-v1", "--bundled", "pte-v2", "--bundled", "pte-v3",
+                        "--out", str(tmp_path / "three"), "--json")
+    three = json.loads(out)
+    assert [v["revision"] for v in one["revisions"]] == [1, 2, 3]
+    assert one["pairings"] == three["pairings"]
+    # replies to v1 are not read as comments on v2 just because they share the file
+    assert [p["comments"] for p in one["pairs"]] == [p["comments"] for p in three["pairs"]]
