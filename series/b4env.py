@@ -18,8 +18,10 @@ in-tree `.b4-config`), a cache under `$XDG_CACHE_HOME/b4`, a cached lore node
   midmask takes effect and no node outlives the block.
 
 The environment variables are process-wide while the block runs (b4 spawns git
-with the inherited environment); they are restored on exit. Not thread-safe:
-run one block at a time.
+with the inherited environment); they are restored on exit. Blocks are
+serialised by a lock, but git run by *other* threads meanwhile would also see
+no global config (no user.name): do not run `git am`/commits in parallel with
+a mail-side stage.
 """
 from __future__ import annotations
 
@@ -29,12 +31,14 @@ import logging
 import os
 import subprocess
 import tempfile
+import threading
 from collections.abc import Iterator
 
 import b4
 
 DEFAULT_MIDMASK = "https://lore.kernel.org/all/%s"
 
+_LOCK = threading.RLock()  # b4's globals: one isolated block at a time (re-entrant for nesting)
 _ISOLATING_ENV = ("XDG_CACHE_HOME", "XDG_DATA_HOME", "GIT_CONFIG_GLOBAL", "GIT_CONFIG_NOSYSTEM")
 
 
@@ -72,9 +76,9 @@ def isolated_b4(*, midmask: str | None = None, network: bool = False) -> Iterato
     (default: the user's `b4.midmask`); `network` allows b4 to go online.
     """
     mask = midmask or user_midmask()
-    saved = {name: os.environ.get(name) for name in _ISOLATING_ENV}
-    saved_network = b4.can_network
-    with tempfile.TemporaryDirectory(prefix="reviewtool-b4-") as tmp:
+    with _LOCK, tempfile.TemporaryDirectory(prefix="reviewtool-b4-") as tmp:
+        saved = {name: os.environ.get(name) for name in _ISOLATING_ENV}
+        saved_network = b4.can_network
         os.environ.update(
             XDG_CACHE_HOME=tmp, XDG_DATA_HOME=tmp,
             GIT_CONFIG_GLOBAL=os.devnull, GIT_CONFIG_NOSYSTEM="1",

@@ -79,12 +79,13 @@ def load_thread(source: str, *, midmask: str | None = None, timeout: float = 30.
 def _thread_from_bytes(raw: bytes, origin: str) -> Thread:
     if not raw.strip():
         raise SeriesInputError(f"{origin}: empty input, no mail in it")
-    if not raw.startswith(b"From "):
+    mbox = raw.lstrip(b"\r\n")
+    if not mbox.startswith(b"From "):
         # A single mail (.eml, git format-patch output without the From line)
         # is accepted as a one-message mbox; anything else is not mail.
-        raw = b"From mboxrd@z Thu Jan  1 00:00:00 1970\n" + _mboxrd_escape(raw)
+        mbox = b"From mboxrd@z Thu Jan  1 00:00:00 1970\n" + _mboxrd_escape(mbox)
     with isolated_b4():
-        messages = b4.split_and_dedupe_pi_results(raw)
+        messages = b4.split_and_dedupe_pi_results(mbox)
     _check_messages(messages, origin)
     return Thread(messages=messages, raw=raw, origin=origin)
 

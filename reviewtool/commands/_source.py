@@ -37,7 +37,7 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
         help="public-inbox server for Message-IDs, b4 style: https://lore.kernel.org/all/%%s "
              "(default: git config b4.midmask, else lore.kernel.org)",
     )
-    parser.add_argument("--revision", "-V", type=int, metavar="N", help="series revision vN (default: the highest)")
+    parser.add_argument("--revision", type=int, metavar="N", help="series revision vN (default: the highest)")
     parser.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
                         help="network timeout per request (default: 30)")
 
