@@ -347,7 +347,7 @@ def _place_pairscan(value: Any, views: dict[int, PatchView], placers: dict[int, 
         title = f"pair scan: {f.get('kind', 'imbalance')} in {f.get('function', '?')}()"
         text = str(f.get("message", ""))
         if f.get("path"):
-            text += "\npath: " + "; ".join(str(p) for p in f["path"])
+            text += "\n\npath: " + "; ".join(str(p) for p in f["path"])
         note = Note("pairscan", "warning" if conf != "low" else "info", f"{title} [{conf} confidence]", text)
         placers[counter].at_line(note, f.get("file", ""), f.get("line"))
 
