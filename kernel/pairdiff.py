@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from unidiff import PatchedFile, PatchSet
 from unidiff.errors import UnidiffParseError
@@ -43,6 +44,7 @@ class PatchPairFinding:
     confidence: str  # "high" | "medium" | "low"
     basis: str  # "post-image" | "hunks only"
     notes: list[str] = field(default_factory=list)
+    patch: str = ""  # the caller's label of the patch, e.g. "11/15"
 
 
 def parse_patch(patch_text: str) -> PatchSet:
@@ -135,15 +137,33 @@ def group(findings: list[PairFinding]) -> list[PairFinding]:
     return sorted(out.values(), key=lambda f: (f.line, f.acquire_line))
 
 
-def _place(pf: PatchedFile, f: PairFinding, basis: str) -> PatchPairFinding:
-    hunks = list(pf)
+def _landed(pf: PatchedFile, after: str | None) -> list[int]:
+    """Where each hunk's post-image lines start in `after` (they move when the base differs)."""
+    if after is None:
+        return [h.target_start for h in pf]
+    lines = after.splitlines(keepends=True)
+    starts = []
+    for h in pf:
+        new = [ln.value for ln in h if not ln.is_removed]
+        spots = [s for s in range(len(lines) - len(new) + 1) if lines[s:s + len(new)] == new]
+        starts.append(min(spots, key=lambda s: abs(s + 1 - h.target_start)) + 1 if spots else h.target_start)
+    return starts
+
+
+def _place(pf: PatchedFile, f: PairFinding, basis: str, after: str | None = None) -> PatchPairFinding:
+    """Attach a finding to the hunk it is in (else the one holding its acquire, else the nearest)."""
+    hunks = list(zip(pf, _landed(pf, after)))
 
     def inside(line: int):
-        return next((h for h in hunks if h.target_start <= line < h.target_start + max(h.target_length, 1)), None)
+        return next(((h, at) for h, at in hunks if at <= line < at + max(h.target_length, 1)), None)
 
-    hunk = inside(f.line) or inside(f.acquire_line) or min(hunks, key=lambda h: abs(h.target_start - f.line))
-    return PatchPairFinding(_path(pf), _hunk_header(hunk), f.line, f.function, f.kind, f.resources,
-                            f.acquire, f.acquire_line, f.message, f.path, f.confidence, basis)
+    hunk, at = inside(f.line) or inside(f.acquire_line) or min(hunks, key=lambda ha: abs(ha[1] - f.line))
+    placed = PatchPairFinding(_path(pf), _hunk_header(hunk), f.line, f.function, f.kind, f.resources,
+                              f.acquire, f.acquire_line, f.message, f.path, f.confidence, basis)
+    if at != hunk.target_start:
+        placed.notes.append(f"line numbers are the post-image's on this tree; the patch numbers them "
+                            f"{hunk.target_start - at:+d}")
+    return placed
 
 
 def _scan_named(text: str, names: set[str], rules: Rules) -> list[PairFinding]:
@@ -161,7 +181,7 @@ def _diff_full(pf: PatchedFile, before: str, after: str, rules: Rules) -> list[P
     names |= {fn.name for fn in functions_in(before)
               if any(fn.start_line <= n <= fn.end_line for n in removed)}
     new = _new_findings(_scan_named(after, names, rules), _scan_named(before, names, rules))
-    return [_place(pf, f, "post-image") for f in group(new)]
+    return [_place(pf, f, "post-image", after) for f in group(new)]
 
 
 def _fragment(lines: list[tuple[int, str]]) -> str:
@@ -224,3 +244,43 @@ def patch_pair_findings(patch_text: str, before: dict[str, str], after: dict[str
         else:
             out.extend(_diff_hunks(pf, rules))
     return out
+
+
+def series_pair_findings(patches: list[tuple[str, str]], tree: Path | None,
+                         rules: Rules) -> list[PatchPairFinding]:
+    """The pair scan over a series: (label, diff) in order, on top of the files in `tree`.
+
+    Each patch's post-image is made in memory from the previous one (the tree's
+    file for the first patch that touches it) with post_image(); a file whose
+    hunks do not fit, or with no tree, is analysed from its hunks alone from
+    then on.  The review pipeline, which has real worktrees, calls
+    patch_pair_findings() with their files instead.
+    """
+    current: dict[str, str | None] = {}  # path -> text after the patches so far; None: unknown
+    out: list[PatchPairFinding] = []
+    for label, diff in patches:
+        before: dict[str, str] = {}
+        after: dict[str, str] = {}
+        for pf in parse_patch(diff):
+            path = _path(pf)
+            if path not in current:
+                current[path] = "" if pf.is_added_file else _read(tree, path)
+            old = current[path]
+            new = post_image(old, pf) if old is not None else None
+            current[path] = new
+            if old is not None and new is not None:
+                before[path], after[path] = old, new
+        for f in patch_pair_findings(diff, before, after, rules):
+            f.patch = label
+            out.append(f)
+    return out
+
+
+def _read(tree: Path | None, path: str) -> str | None:
+    """A file of the tree, None when there is no tree or no such file (or it escapes the tree)."""
+    if tree is None:
+        return None
+    full = (tree / path).resolve()
+    if not full.is_relative_to(tree.resolve()) or not full.is_file():
+        return None
+    return full.read_text(errors="surrogateescape")

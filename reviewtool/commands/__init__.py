@@ -4,6 +4,6 @@
 """
 from types import ModuleType
 
-from reviewtool.commands import diff, show  # noqa: E402
+from reviewtool.commands import check, diff, scan, show  # noqa: E402
 
-ALL: list[ModuleType] = [show, diff]
+ALL: list[ModuleType] = [show, diff, check, scan]

@@ -1,0 +1,111 @@
+"""`reviewtool check`: checkpatch.pl and the acquire/release pair scan on every patch of a series.
+
+checkpatch.pl is the tree's (or the one --checkpatch names, then no tree is
+needed), run on each patch mail in parallel.  The pair scan looks at each C
+function a patch touches, after and before the patch, and reports only the
+imbalances the patch introduces or changes.  The post-images are made in
+memory on top of the tree's files; where a patch's hunks do not fit the tree
+the file is judged from its hunks alone (confidence "low").
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from kernel.checkpatch import CheckpatchResult, find_checkpatch, run_checkpatch
+from kernel.pairdiff import PatchPairFinding, series_pair_findings
+from kernel.pairrules import DEFAULT_RULES, load_rules
+from kernel.progress import step
+from kernel.tree import open_user_tree, resolve_tree
+from reviewtool.commands._source import add_source_arguments, series_from_args
+from reviewtool.errors import EXIT_CLEAN, EXIT_FINDINGS, UsageError
+from reviewtool.jsondata import to_jsonable
+
+EPILOG = """examples:
+  reviewtool check --bundled pte-v3
+  reviewtool check --mbox series.mbox --tree ~/linux --json
+  reviewtool check --bundled pte-v3 --checkpatch ~/linux/scripts/checkpatch.pl   (no tree)
+  reviewtool check --bundled pte-v3 --no-checkpatch --rules my-pairs.toml
+
+exit status: 0 clean, 1 findings, 2 bad input, 3 a tool failed
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "check", help="checkpatch.pl and the get/put pair scan on each patch",
+        description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_source_arguments(parser)
+    parser.add_argument("--tree", type=Path, metavar="DIR",
+                        help="kernel git checkout (default: the managed linux-source-6.1 tree, "
+                             "unless --checkpatch is given)")
+    parser.add_argument("--checkpatch", type=Path, metavar="PATH", help="checkpatch.pl to run")
+    parser.add_argument("--rules", type=Path, default=DEFAULT_RULES, metavar="FILE",
+                        help="pair rules (default: kernel/pairs.toml)")
+    parser.add_argument("--no-checkpatch", action="store_true", help="skip checkpatch.pl")
+    parser.add_argument("--no-pairs", action="store_true", help="skip the pair scan")
+    parser.add_argument("-j", "--jobs", type=int, metavar="N", help="parallel checkpatch runs (default: CPUs)")
+    parser.add_argument("--json", action="store_true", help="machine output on stdout")
+    parser.set_defaults(command_module=sys.modules[__name__])
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    if args.no_checkpatch and args.no_pairs:
+        raise UsageError("nothing to do: both --no-checkpatch and --no-pairs given")
+    rules = load_rules(args.rules)  # bad rules fail before any slow step
+    _thread, series = series_from_args(args)
+    if args.tree:
+        tree: Path | None = open_user_tree(args.tree)
+    elif args.checkpatch:
+        tree = None
+    else:
+        step("using the managed linux-source-6.1 tree (first use unpacks it)")
+        tree = resolve_tree(None)
+    labels = [f"{p.counter:02d}/{p.expected}" for p in series.patches]
+    checks: list[CheckpatchResult] = []
+    pairs: list[PatchPairFinding] = []
+    if not args.no_checkpatch:
+        script = find_checkpatch(tree, args.checkpatch)
+        step(f"checkpatch: {len(labels)} patches with {script}")
+        checks = run_checkpatch([(lb, p.mbox) for lb, p in zip(labels, series.patches)], script, tree, args.jobs)
+    if not args.no_pairs:
+        step(f"pair scan: {len(labels)} patches" + (f" on top of {tree}" if tree else ", hunks only (no tree)"))
+        pairs = series_pair_findings([(lb, p.diff) for lb, p in zip(labels, series.patches)], tree, rules)
+    found = sum(len(r.findings) for r in checks) + len(pairs)
+    if args.json:
+        doc = {"revision": series.revision, "subject": series.subject, "tree": str(tree or ""),
+               "missing": series.missing, "checkpatch": to_jsonable(checks), "pairs": to_jsonable(pairs)}
+        json.dump(doc, sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(render(checks, pairs, args.no_checkpatch, args.no_pairs, series.missing))
+    return EXIT_FINDINGS if found else EXIT_CLEAN
+
+
+def render(checks: list[CheckpatchResult], pairs: list[PatchPairFinding], no_checkpatch: bool,
+           no_pairs: bool, missing: list[int]) -> str:
+    lines: list[str] = []
+    if missing:
+        lines.append(f"note: patches {', '.join(map(str, missing))} are missing from the thread: not checked")
+    if not no_checkpatch:
+        total = sum(len(r.findings) for r in checks)
+        lines.append(f"checkpatch: {total} findings in {sum(1 for r in checks if r.findings)} of {len(checks)} patches")
+        for r in checks:
+            for f in r.findings:
+                where = f"{f.file}:{f.line}" if f.file else "(commit)"
+                lines.append(f"  {r.patch} {f.level}:{f.type} {where}: {f.message.splitlines()[0]}")
+    if not no_pairs:
+        lines.append(f"pair scan: {len(pairs)} imbalances introduced or changed")
+        for f in pairs:
+            lines.append(f"  {f.patch} {f.file}:{f.line} {f.function}() [{f.kind}, {f.confidence}, {f.basis}]")
+            lines.append(f"      {f.message}")
+            lines.append(f"      in {f.hunk}")
+            if f.path:
+                lines.append(f"      path: {'; '.join(f.path)}")
+            lines.extend(f"      note: {n}" for n in f.notes)
+    return "\n".join(lines) + "\n"
