@@ -45,6 +45,9 @@ class CarriedComment:
     quoted: list[str] = field(default_factory=list)
 
 
+_WEAKER = {"high": "medium", "medium": "low", "low": "low"}
+
+
 def carry_over(comments_old: list[ReviewComment], old: Series, new: Series,
                pairing: Pairing, include_author: bool = False) -> list[CarriedComment]:
     """A status for every reviewer comment on `old`, in the order given.
@@ -53,8 +56,17 @@ def carry_over(comments_old: list[ReviewComment], old: Series, new: Series,
     left out unless `include_author`.
     """
     me = _email(old.author)
-    return [_carry(c, old, new, pairing) for c in comments_old
-            if include_author or _email(c.author) != me]
+    out = []
+    for c in comments_old:
+        if not include_author and _email(c.author) == me:
+            continue
+        carried = _carry(c, old, new, pairing)
+        if c.anchor.inherited_from and carried.status in ("addressed", "open"):
+            # The reply quoted no code itself: it was placed where its thread was.
+            carried.confidence = _WEAKER[carried.confidence]
+            carried.evidence += f" [anchor inherited from {c.anchor.inherited_from}]"
+        out.append(carried)
+    return out
 
 
 def _email(author: str) -> str:
