@@ -99,3 +99,19 @@ def test_server_that_never_answers_times_out() -> None:
         assert time.monotonic() - start < 15
     finally:
         listener.close()
+
+
+def test_cli_by_msgid_prints_what_the_local_mbox_gives(lore: str) -> None:
+    import subprocess
+    import sys
+
+    def show(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "reviewtool", "show", *args],
+                              capture_output=True, text=True, timeout=120)
+
+    fetched = show(V3_COVER, "--midmask", f"{lore}/all/%s", "--json")
+    local = show("--bundled", "pte-v3", "--json")
+    assert fetched.returncode == 0 and fetched.stdout == local.stdout and fetched.stdout
+    missing = show("<nothere@example.org>", "--midmask", f"{lore}/all/%s")
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr
+    assert "reviewtool: error: " in missing.stderr and "HTTP 404" in missing.stderr
