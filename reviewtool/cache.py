@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -22,14 +21,6 @@ log = logging.getLogger(__name__)
 
 # Bump when the shape of any cached result changes.
 SCHEMA = 1
-
-
-def default_cache_dir() -> Path:
-    """$REVIEWTOOL_CACHE, else $XDG_CACHE_HOME/reviewtool, else ~/.cache/reviewtool."""
-    if env := os.environ.get("REVIEWTOOL_CACHE"):
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "reviewtool"
 
 
 def content_key(stage: str, *parts: Any) -> str:
@@ -46,20 +37,31 @@ class StageCache:
         self.hits: list[str] = []
         self.misses: list[str] = []
 
-    def get_or_compute(self, stage: str, parts: list[Any], result_type: Any,
-                       compute: Callable[[], T]) -> T:
-        key = content_key(stage, *parts)
-        path = self.root / stage / f"{key}.json"
-        if self.enabled and path.is_file():
-            try:
-                value = from_jsonable(result_type, json.loads(path.read_text(encoding="utf-8")))
-            except (ValueError, KeyError, TypeError) as exc:
-                log.warning("cache entry %s unreadable (%s): recomputing", path, exc)
-            else:
-                self.hits.append(stage)
-                return value
-        value = compute()
+    def _path(self, stage: str, parts: list[Any]) -> Path:
+        return self.root / stage / f"{content_key(stage, *parts)}.json"
+
+    def lookup(self, stage: str, parts: list[Any], result_type: Any) -> Any | None:
+        """The cached result, or None on a miss (or a disabled/corrupt cache)."""
+        path = self._path(stage, parts)
+        if not (self.enabled and path.is_file()):
+            return None
+        try:
+            value = from_jsonable(result_type, json.loads(path.read_text(encoding="utf-8")))
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("cache entry %s unreadable (%s): recomputing", path, exc)
+            return None
+        self.hits.append(stage)
+        return value
+
+    def store(self, stage: str, parts: list[Any], value: Any) -> None:
         self.misses.append(stage)
         if self.enabled:
-            write_atomic(path, dumps(value))
+            write_atomic(self._path(stage, parts), dumps(value))
+
+    def get_or_compute(self, stage: str, parts: list[Any], result_type: Any,
+                       compute: Callable[[], T]) -> T:
+        value = self.lookup(stage, parts, result_type)
+        if value is None:
+            value = compute()
+            self.store(stage, parts, value)
         return value

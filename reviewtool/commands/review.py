@@ -1,0 +1,103 @@
+"""`reviewtool review`: the main job: every stage, a run directory, a report and reply drafts."""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+from kernel.tree import default_cache_dir
+from reviewtool.cache import StageCache
+from reviewtool.commands._source import add_source_arguments, load_from_args
+from reviewtool.commands.diff import load_revisions
+from reviewtool.diffreport import write_version_report
+from reviewtool.drafts import default_from, write_drafts
+from reviewtool.errors import EXIT_CLEAN, EXIT_FINDINGS, UsageError
+from reviewtool.jsondata import write_atomic
+from reviewtool.pipeline import ReviewOptions, load_series, progress, run_review
+from reviewtool.report import count_findings, write_report
+from series.load import bundled_thread_path
+
+EPILOG = """\
+examples:
+  reviewtool review --bundled pte-v3 --previous bundled:pte-v1 --previous bundled:pte-v2 --out runs/pte-v3
+  reviewtool review thread.mbox --tree ~/linux --base v6.1 --from "Me <me@example.org>"
+  reviewtool review 20211110105428.32458-1-zhengqi.arch@bytedance.com --no-build --json
+
+Writes into --out: thread.mbox (the mails as read), results.json, report.html,
+report.md, drafts/*.eml (never sent), versions/ (with --previous).
+Exit: 0 nothing found, 1 findings, 2 bad input or usage, 3 a tool failed.
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "review", help="the whole review: apply, build, check, comments, versions, report, drafts",
+        description="Review a patch series: apply it to a kernel tree in a worktree, cross-build "
+                    "each patch, run checkpatch and the pair scan, tie the thread's review comments "
+                    "to the hunks, compare with earlier versions, and write a report and reply drafts.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_source_arguments(parser)
+    parser.add_argument("--out", type=Path, metavar="DIR",
+                        help="run directory (default: runs/<series>-v<N>)")
+    parser.add_argument("--tree", type=Path, metavar="DIR",
+                        help="your kernel git checkout (never modified; default: the managed 6.1 tree)")
+    parser.add_argument("--base", default="", metavar="REF", help="apply on this commit (default: the "
+                        "series' base-commit, else a guess from the index lines, else HEAD)")
+    parser.add_argument("--arch", action="append", choices=["x86_64", "arm64"], metavar="ARCH",
+                        help="build this arch (repeatable; default: x86_64 and arm64)")
+    parser.add_argument("--config", action="append", choices=["mm-on", "mm-off"], metavar="NAME",
+                        help="build this config (repeatable; default: mm-on and mm-off)")
+    parser.add_argument("--no-build", action="store_true", help="skip the builds")
+    parser.add_argument("--no-checks", action="store_true", help="skip checkpatch and the pair scan")
+    parser.add_argument("--checkpatch", type=Path, metavar="PATH", help="checkpatch.pl to use")
+    parser.add_argument("--previous", action="append", default=[], metavar="SOURCE",
+                        help="an earlier version's thread (mbox, Message-ID, or bundled:NAME); repeatable")
+    parser.add_argument("--from", dest="mail_from", metavar="'NAME <EMAIL>'",
+                        help="From: of the reply drafts (default: git config user.name/user.email)")
+    parser.add_argument("--jobs", "-j", type=int, metavar="N", help="parallel jobs (default: all cores)")
+    parser.add_argument("--no-cache", action="store_true", help="recompute every stage")
+    parser.add_argument("--json", action="store_true", help="print results.json on stdout")
+    parser.set_defaults(command_module=sys.modules[__name__])
+
+
+def _slug(text: str) -> str:
+    """A directory name from a mail subject: only [a-z0-9-], never a path."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:48] or "series"
+
+
+def _previous_sources(values: list[str]) -> list[str]:
+    return [str(bundled_thread_path(v.removeprefix("bundled:"))) if v.startswith("bundled:") else v
+            for v in values]
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    thread = load_from_args(args)
+    cache = StageCache(default_cache_dir(), enabled=not args.no_cache)
+    series = load_series(thread, args.revision, cache)
+    run_dir = args.out or Path("runs") / f"{_slug(series.subject)}-v{series.revision}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "thread.mbox").write_bytes(thread.raw)
+    opts = ReviewOptions(
+        run_dir=run_dir.resolve(), tree=args.tree, base=args.base,
+        arches=args.arch or ["x86_64", "arm64"], configs=args.config or ["mm-on", "mm-off"],
+        build=not args.no_build, checks=not args.no_checks, checkpatch_script=args.checkpatch,
+        jobs=args.jobs)
+    earlier = load_revisions(_previous_sources(args.previous), args.midmask, args.timeout)
+    results = run_review(thread, series, opts, cache, earlier)
+    if "versions" in results:
+        write_version_report(results["versions"], run_dir / "versions")
+    write_atomic(run_dir / "results.json", json.dumps(results, indent=1, ensure_ascii=False) + "\n")
+    written = write_report(results, run_dir)
+    written += write_drafts(results, series, run_dir, args.mail_from or default_from())
+    findings = count_findings(results)
+    for path in written:
+        progress(f"wrote {path}")
+    progress(f"{findings} findings; report: {run_dir / 'report.html'}")
+    if args.json:
+        json.dump(results, sys.stdout, indent=1, ensure_ascii=False)
+        sys.stdout.write("\n")
+    return EXIT_FINDINGS if findings else EXIT_CLEAN
