@@ -86,6 +86,7 @@ def test_encoded_patch_bodies_decode_to_the_same_patch(cte: str, tmp_path: Path,
     assert dataclasses.asdict(patch)["files"] == dataclasses.asdict(original)["files"]
     assert patch.commit_message == original.commit_message
     assert patch.git_patch_id == original.git_patch_id
+    assert "\r" not in patch.mbox and patch.diff in patch.mbox  # am-ready: decoded, LF line ends
     assert series.missing == list(range(2, 16))
 
 
