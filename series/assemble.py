@@ -64,10 +64,9 @@ def _trailers_set_aside(messages: list[EmailMessage], revision: int) -> dict[str
     b4 only says *that* there were such trailers; a second, sloppy pass on a
     fresh mailbox (get_series is not idempotent) says where they belong.
     """
-    sloppy = _mailbox(messages).get_series(revision, sloppytrailers=True, reroll=False, codereview_trailers=False)
-    if sloppy is None:
-        return {}
-    return {m.msgid: list(m.followup_trailers) for m in sloppy.patches if m is not None}
+    mailbox = _mailbox(messages)
+    mailbox.get_series(revision, sloppytrailers=True, reroll=False, codereview_trailers=False)
+    return {m.msgid: list(m.followup_trailers) for m in mailbox.msgid_map.values() if m.followup_trailers}
 
 
 def _mailbox(messages: Iterable[EmailMessage]) -> b4.LoreMailbox:
