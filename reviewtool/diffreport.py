@@ -20,6 +20,7 @@ from series.changelog import check_claims, parse_changelog
 from series.comments import extract_comments
 from series.interdiff import interdiff, interdiff_stats
 from series.model import ReviewComment, Series
+from series.rangediff import range_diff
 from series.versions import order_versions, pair_patches
 
 REPORT_FILES = ("versions.html", "versions.md", "versions.json")
@@ -70,7 +71,7 @@ def own_thread(series: Series) -> Series:
 
 
 def _pair_report(old: Series, new: Series, ordered: list[Series],
-                 comments: list[ReviewComment]) -> dict:
+                 comments: list[ReviewComment], tree: Path | None) -> dict:
     pairing = pair_patches(old, new)
     by_old = {p.counter: p for p in old.patches}
     by_new = {p.counter: p for p in new.patches}
@@ -101,6 +102,7 @@ def _pair_report(old: Series, new: Series, ordered: list[Series],
         "changelog": [asdict(c) for c in claims],
         "comments": [asdict(c) for c in carried],
         "comment_counts": counts,
+        "range_diff": asdict(range_diff(old, new, tree)) if tree else None,
     }
 
 
@@ -118,12 +120,14 @@ def open_comment_rows(carried: list[CarriedComment] | list[dict]) -> list[dict]:
 
 
 def version_report(series_list: list[Series],
-                   comments: dict[int, list[ReviewComment]] | None = None) -> dict:
+                   comments: dict[int, list[ReviewComment]] | None = None,
+                   tree: Path | None = None) -> dict:
     """Everything the per-version report shows, as plain JSON-ready data.
 
     `comments` maps a revision to its review comments; missing revisions get
-    theirs from `series.comments.extract_comments`. Raises SeriesInputError
-    for fewer than two revisions or revisions of different series.
+    theirs from `series.comments.extract_comments`. With a git `tree` holding
+    the preimage blobs, each pair also gets a `git range-diff`. Raises
+    SeriesInputError for fewer than two revisions or revisions of different series.
     """
     ordered = order_versions(series_list)
     comments = dict(comments or {})
@@ -132,7 +136,7 @@ def version_report(series_list: list[Series],
         _progress(f"v{old.revision} -> v{new.revision}: pairing, interdiff, changelog, comments")
         if old.revision not in comments:
             comments[old.revision] = extract_comments(own_thread(old))
-        pairs.append(_pair_report(old, new, ordered, comments[old.revision]))
+        pairs.append(_pair_report(old, new, ordered, comments[old.revision], tree))
     newest = ordered[-1]
     last_consecutive = next(p for p in pairs if p["new_revision"] == newest.revision
                             and p["old_revision"] == ordered[-2].revision)

@@ -42,6 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="public-inbox server for Message-IDs, b4 style: https://lore.kernel.org/all/%%s")
     parser.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
                         help="network timeout per request (default: 30)")
+    parser.add_argument("--tree", type=Path, metavar="DIR",
+                        help="a git tree with the preimage blobs: also show git range-diff (the tree is only read)")
     parser.add_argument("--out", type=Path, default=Path("versions"), metavar="DIR", help="report directory")
     parser.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     parser.set_defaults(command_module=sys.modules[__name__])
@@ -68,7 +70,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("give the threads to compare: SOURCE..., --mbox FILE or --bundled NAME")
     if args.midmask and "%s" not in args.midmask:
         raise UsageError("--midmask needs a %s where the Message-ID goes, e.g. https://lore.kernel.org/all/%s")
-    report = version_report(load_revisions(sources, args.midmask, args.timeout))
+    if args.tree and not args.tree.is_dir():
+        raise UsageError(f"--tree {args.tree}: no such directory")
+    report = version_report(load_revisions(sources, args.midmask, args.timeout), tree=args.tree)
     paths = write_version_report(report, args.out)
     if args.json:
         json.dump(report, sys.stdout, indent=1, ensure_ascii=False)
