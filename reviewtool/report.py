@@ -148,13 +148,19 @@ def per_patch_findings(value: Any) -> list[tuple[int, dict]]:
     out: list[tuple[int, dict]] = []
     for item in _items(value, "findings", "patches", "results"):
         if isinstance(item.get("findings"), list):
-            counter = item.get("counter", item.get("patch"))
-            out.extend((int(counter), f) for f in item["findings"] if isinstance(f, dict))
+            counter = _counter(item.get("counter", item.get("patch")))
+            out.extend((counter, f) for f in item["findings"] if isinstance(f, dict) and counter is not None)
         else:
-            counter = item.get("patch", item.get("counter", item.get("patch_counter")))
+            counter = _counter(item.get("patch", item.get("counter", item.get("patch_counter"))))
             if counter is not None:
-                out.append((int(counter), item))
+                out.append((counter, item))
     return out
+
+
+def _counter(value: Any) -> int | None:
+    """A patch number from 6, "6" or the kernel side's label "06/15"."""
+    m = re.match(r"\s*(\d+)", str(value)) if value is not None else None
+    return int(m.group(1)) if m else None
 
 
 def build_results(results: dict) -> list[dict]:
@@ -355,7 +361,7 @@ def _place_pairscan(value: Any, views: dict[int, PatchView], placers: dict[int, 
 def _place_builds(builds: list[dict], views: dict[int, PatchView], placers: dict[int, _Placer]) -> None:
     merged: dict[tuple, tuple[Note, list[str]]] = {}
     for b in builds:
-        counter = b.get("patch")
+        counter = _counter(b.get("patch"))
         cell = f"{b.get('arch', '?')}/{b.get('config', '?')}"
         if counter in views:
             views[counter].builds[cell] = b.get("status", "")
@@ -418,7 +424,7 @@ def build_context(results: dict) -> dict[str, Any]:
     """Everything report.html.j2 and report.md.j2 show, from results.json."""
     series = results.get("series") or {}
     apply, apply_skip = section(results, "apply")
-    apply_by_counter = {int(p["counter"]): p for p in _items(apply, "patches") if "counter" in p}
+    apply_by_counter = {_counter(p.get("counter")): p for p in _items(apply, "patches")}
     views = {int(p["counter"]): _patch_view(p, apply_by_counter.get(int(p["counter"])))
              for p in series.get("patches", [])}
     placers = {n: _Placer(v) for n, v in views.items()}
@@ -438,7 +444,7 @@ def build_context(results: dict) -> dict[str, Any]:
 
     cells = sorted({f"{b.get('arch', '?')}/{b.get('config', '?')}" for b in builds})
     base_builds = {f"{b.get('arch', '?')}/{b.get('config', '?')}": b.get("status", "")
-                   for b in builds if b.get("patch") == 0}
+                   for b in builds if _counter(b.get("patch")) == 0}
     totals: Counter = Counter()
     for v in views.values():
         totals.update(v.counts)

@@ -115,7 +115,7 @@ def _results(series: Series) -> dict:
                                  "reason": "context does not match"}]}
                               for p in series.patches]},
         "build": builds,
-        "checkpatch": [{"patch": 2, "level": "WARNING", "type": "LONG_LINE", "file": cp_path, "line": cp_line,
+        "checkpatch": [{"patch": "02/15", "level": "WARNING", "type": "LONG_LINE", "file": cp_path, "line": cp_line,
                         "message": "line length of 101 exceeds 100 columns"},
                        {"patch": 2, "level": "CHECK", "type": "CAMELCASE", "file": "", "line": 0,
                         "message": "Avoid CamelCase"}],

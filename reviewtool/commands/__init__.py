@@ -4,6 +4,6 @@
 """
 from types import ModuleType
 
-from reviewtool.commands import check, diff, scan, show  # noqa: E402
+from reviewtool.commands import b4check, check, diff, scan, show  # noqa: E402
 
-ALL: list[ModuleType] = [show, diff, check, scan]
+ALL: list[ModuleType] = [show, diff, check, scan, b4check]

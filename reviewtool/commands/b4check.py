@@ -1,0 +1,131 @@
+"""`reviewtool b4-check`: checkpatch.pl and the pair scan on one patch mail, as a b4 check.
+
+b4 runs the command named by `b4.review-perpatch-check-cmd` with one patch
+e-mail on stdin, in the top directory of the kernel checkout, and reads a
+JSON list `[{tool, status, summary, url, details}]` from stdout (status is
+pass | warn | fail; details is JSON of `[{status, description}]`, the form
+b4's own checkpatch check uses). With this command set there, `b4 review`
+shows reviewtool's findings next to each patch:
+
+  git config b4.review-perpatch-check-cmd "reviewtool b4-check"
+"""
+from __future__ import annotations
+
+import argparse
+import email
+import email.policy
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from kernel.checkpatch import CheckpatchFinding, find_checkpatch, run_checkpatch
+from kernel.pairdiff import PatchPairFinding, series_pair_findings
+from kernel.pairrules import DEFAULT_RULES, load_rules
+from kernel.tree import open_user_tree, resolve_tree
+from reviewtool.errors import EXIT_CLEAN, EXIT_FINDINGS, UsageError
+from series.patchparse import extract_diff
+
+EPILOG = """examples:
+  git config b4.review-perpatch-check-cmd "reviewtool b4-check"
+  reviewtool b4-check --tree ~/linux < 0006-mm-foo.patch   (one patch mail per run)
+
+The tree is --tree, else the current directory when it is a kernel checkout
+(b4 runs check commands there), else the managed linux-source-6.1 tree.
+Output is always b4's check JSON (--json is accepted for uniformity).
+exit status: 0 clean, 1 findings, 2 bad input, 3 a tool failed
+"""
+_COUNTER = re.compile(r"\[[^\]]*?(\d+)/(\d+)[^\]]*\]")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "b4-check", help="checks of one patch mail on stdin, as b4 review-perpatch-check-cmd JSON",
+        description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--tree", type=Path, metavar="DIR", help="kernel checkout (see below)")
+    parser.add_argument("--checkpatch", type=Path, metavar="PATH", help="checkpatch.pl to run")
+    parser.add_argument("--rules", type=Path, default=DEFAULT_RULES, metavar="FILE",
+                        help="pair rules (default: kernel/pairs.toml)")
+    parser.add_argument("--no-checkpatch", action="store_true", help="skip checkpatch.pl")
+    parser.add_argument("--no-pairs", action="store_true", help="skip the pair scan")
+    parser.add_argument("--json", action="store_true", help="(always JSON)")
+    parser.set_defaults(command_module=sys.modules[__name__])
+
+
+def read_patch_mail(data: bytes) -> tuple[str, str, str]:
+    """(label "06/15", the mail as text, its diff) of one patch mail; bad input raises UsageError."""
+    if not data.strip():
+        raise UsageError("no patch mail on stdin")
+    msg = email.message_from_bytes(data, policy=email.policy.default)
+    body_part = msg.get_body(("plain",)) if msg.is_multipart() or msg.get_content_type() == "text/plain" else None
+    if body_part is None:
+        raise UsageError("stdin is not a plain-text patch mail")
+    try:
+        body = body_part.get_content()
+    except (LookupError, UnicodeError, AssertionError) as exc:
+        raise UsageError(f"cannot decode the patch mail: {exc}") from None
+    diff = extract_diff(body)
+    if not diff:
+        raise UsageError("the mail on stdin has no diff")
+    m = _COUNTER.search(str(msg.get("Subject", "")))
+    label = f"{m.group(1)}/{m.group(2)}" if m else "1/1"
+    return label, data.decode("utf-8", errors="surrogateescape"), diff
+
+
+def _tree(args: argparse.Namespace) -> Path | None:
+    if args.tree:
+        return open_user_tree(args.tree)
+    if (Path.cwd() / "scripts" / "checkpatch.pl").is_file():
+        return open_user_tree(Path.cwd())
+    if args.checkpatch and args.no_pairs:
+        return None
+    return resolve_tree(None)
+
+
+def checkpatch_check(findings: list[CheckpatchFinding]) -> dict[str, Any]:
+    details = []
+    for f in findings:
+        where = f"{f.file}:{f.line}: " if f.file else ""
+        details.append({"status": "fail" if f.level == "ERROR" else "warn",
+                        "description": f"{f.level}:{f.type}: {where}{f.message.splitlines()[0]}"})
+    return _check("reviewtool-checkpatch", details, "passed all checks")
+
+
+def pairscan_check(findings: list[PatchPairFinding]) -> dict[str, Any]:
+    details = []
+    for f in findings:
+        path = f" (path: {'; '.join(f.path)})" if f.path else ""
+        details.append({"status": "fail" if f.confidence == "high" else "warn",
+                        "description": f"{f.file}:{f.line}: {f.function}(): {f.kind}: {f.message}"
+                                       f" [{f.confidence} confidence, {f.basis}]{path}"})
+    return _check("reviewtool-pairscan", details, "no unbalanced acquire/release introduced")
+
+
+def _check(tool: str, details: list[dict[str, str]], clean: str) -> dict[str, Any]:
+    if not details:
+        return {"tool": tool, "status": "pass", "summary": clean, "url": "", "details": ""}
+    fails = sum(1 for d in details if d["status"] == "fail")
+    warns = len(details) - fails
+    parts = [f"{n} {word}{'s' if n != 1 else ''}" for n, word in ((fails, "error"), (warns, "warning")) if n]
+    return {"tool": tool, "status": "fail" if fails else "warn", "summary": ", ".join(parts),
+            "url": "", "details": json.dumps(details)}
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.no_checkpatch and args.no_pairs:
+        raise UsageError("nothing to do: both --no-checkpatch and --no-pairs given")
+    rules = None if args.no_pairs else load_rules(args.rules)
+    label, mail, diff = read_patch_mail(sys.stdin.buffer.read())
+    tree = _tree(args)
+    checks = []
+    if not args.no_checkpatch:
+        script = find_checkpatch(tree, args.checkpatch)
+        (result,) = run_checkpatch([(label, mail)], script, tree, jobs=1)
+        checks.append(checkpatch_check(result.findings))
+    if rules is not None:
+        checks.append(pairscan_check(series_pair_findings([(label, diff)], tree, rules)))
+    json.dump(checks, sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")
+    return EXIT_FINDINGS if any(c["status"] != "pass" for c in checks) else EXIT_CLEAN
