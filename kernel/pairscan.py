@@ -289,7 +289,8 @@ class FunctionScan:
         self.truncated = False
         self.confidence = "medium" if (func.has_errors and confidence == "high") else confidence
         # The rules' own functions implement the pairs; holders return holding by contract.
-        self.skip = func.name in rules.acquires or func.name in rules.releases
+        rel = rules.releases.get(func.name)
+        self.skip = func.name in rules.acquires or (rel is not None and not rel.by_callee)
         self.report_leaks = not (any(a == "__acquires" for a in func.annotations)
                                  or func.name in rules.holders)
         self._found: dict[tuple, PairFinding] = {}
