@@ -31,6 +31,7 @@ import jinja2
 from reviewtool.errors import UsageError
 from reviewtool.report import DiffLine, Note, PatchView, build_context
 from series.b4env import isolated_b4
+from series.load import load_thread
 from series.model import Series
 from templates import TEMPLATE_DIR
 
@@ -39,7 +40,7 @@ CONTEXT_LINES = 3  # diff lines quoted above the line a finding is about
 DRAFT_KINDS = ("checkpatch", "pairscan", "build", "apply")  # what the tool found (not others' words)
 
 
-def default_mail_from() -> str:
+def default_from() -> str:
     """"Name <email>" from git config user.name / user.email, "" when unset."""
     def get(key: str) -> str:
         try:
@@ -221,12 +222,15 @@ def write_drafts(results: dict, series: Series, run_dir: Path, mail_from: str,
                  messages: Iterable[EmailMessage] | None = None) -> list[Path]:
     """Write drafts/*.eml under run_dir: NNNN-<subject>.eml per patch with findings, 0000-cover.eml.
 
-    `messages` are the thread's original mails (series.load.Thread.messages):
-    with them the drafts Cc everyone the patches went to.
+    `messages` are the thread's original mails (series.load.Thread.messages),
+    by default those of run_dir/thread.mbox: with them the drafts Cc everyone
+    the patches went to; without them only the author is addressed.
     """
     if not email.utils.parseaddr(mail_from)[1]:
         raise UsageError("no sender address for the reply drafts: set git config user.email or pass --from")
     ctx = build_context(results)
+    if messages is None and (run_dir / "thread.mbox").is_file():
+        messages = load_thread(str(run_dir / "thread.mbox")).messages  # the mails as the run read them
     originals = _originals(messages)
     env = _environment()
     template = env.get_template("reply.txt.j2")

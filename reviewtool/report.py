@@ -39,7 +39,7 @@ COUNTED_CHECKPATCH_LEVELS = ("ERROR", "WARNING")
 class Note:
     """Something said about a line, a file or a patch: a comment or a finding."""
 
-    kind: str  # "comment" | "checkpatch" | "pairscan" | "build" | "robot" | "apply"
+    kind: str  # "comment" | "open-comment" | "checkpatch" | "pairscan" | "build" | "robot" | "apply"
     severity: str  # "error" | "warning" | "check" | "info" | "comment"
     title: str  # who or what says it, one line
     text: str
@@ -111,7 +111,7 @@ class PatchView:
         return out
 
     def findings(self) -> list[Note]:
-        return [n for n in self.all_notes() if n.kind != "comment"]
+        return [n for n in self.all_notes() if n.kind not in ("comment", "open-comment")]
 
 
 def lore_link(msgid: str) -> str:
@@ -330,6 +330,23 @@ def _place_comments(comments: list[dict], views: dict[int, PatchView], placers: 
             placer.on_patch(note)
 
 
+def _place_open_comments(rows: list[dict], views: dict[int, PatchView], placers: dict[int, _Placer]) -> None:
+    """Comments on an earlier revision whose code is still there (from the version report)."""
+    for row in rows:
+        counter = _counter(row.get("new_patch"))
+        if counter not in views:
+            continue
+        views[counter].counts["open_comments"] += 1
+        note = Note("open-comment", "comment",
+                    f"still open from v{row.get('old_revision', '?')}: {row.get('author', '')}"
+                    + (f" [{row['confidence']} confidence]" if row.get("confidence") else ""),
+                    str(row.get("text", "")), link=lore_link(str(row.get("msgid", ""))))
+        if row.get("new_path") and row.get("new_line"):
+            placers[counter].at_line(note, row["new_path"], row["new_line"])
+        else:
+            placers[counter].on_patch(note)
+
+
 def _place_checkpatch(value: Any, views: dict[int, PatchView], placers: dict[int, _Placer]) -> None:
     for counter, f in per_patch_findings(value):
         if counter not in views:
@@ -438,6 +455,9 @@ def build_context(results: dict) -> dict[str, Any]:
     _place_pairscan(pairscan, views, placers)
     builds = build_results(results)
     _place_builds(builds, views, placers)
+    versions, _ = section(results, "versions")
+    _place_open_comments(_items(versions.get("open_comments") if isinstance(versions, dict) else None),
+                         views, placers)
     _place_robot(series.get("bot_reports", []), views, placers)
     for n, v in views.items():
         _place_apply(v.apply, v, placers[n])
@@ -449,9 +469,8 @@ def build_context(results: dict) -> dict[str, Any]:
     for v in views.values():
         totals.update(v.counts)
     skipped = [(name, why) for name in SECTIONS for why in [section(results, name)[1]] if why]
-    versions, _ = section(results, "versions")
     return {
-        "meta": results.get("meta") or {},
+        "meta": _meta(results.get("meta") or {}),
         "series": series,
         "cover_link": lore_link(series["cover"]["msgid"]) if series.get("cover") else "",
         "base": (apply or {}).get("base") if isinstance(apply, dict) else None,
@@ -464,7 +483,16 @@ def build_context(results: dict) -> dict[str, Any]:
         "findings": count_findings(results),
         "skipped": skipped,
         "version_groups": _version_groups(versions),
+        "revisions": _items(versions, "revisions"),
     }
+
+
+def _meta(meta: dict) -> dict[str, Any]:
+    """The run's header facts, whichever of the pipeline's key spellings are present."""
+    tool = meta.get("tool") or (f"reviewtool {meta['tool_version']}" if meta.get("tool_version") else "reviewtool")
+    return {"tool": tool, "run_time": meta.get("run_time") or meta.get("started") or "",
+            "source": meta.get("source") or "", "arguments": meta.get("arguments") or "",
+            "tree": meta.get("tree") or ""}
 
 
 def _version_groups(versions: Any) -> list[dict]:

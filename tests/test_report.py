@@ -191,6 +191,27 @@ def test_report_of_real_thread(tmp_path: Path) -> None:
     )
 
 
+def test_version_report_parts(tmp_path: Path) -> None:
+    series = v3()
+    path, line, text = _first_added(series, 14)
+    results = {"meta": {"tool": "reviewtool 0.1.0", "started": "2026-11-25T21:00:00+00:00"},
+               "series": dataclasses.asdict(series), "comments": [],
+               "versions": {"revisions": [{"revision": 2, "expected": 9, "present": 8, "date": "2021-08-19T03:18:00"},
+                                          {"revision": 3, "expected": 15, "present": 14, "date": "2021-11-10T10:54:13"}],
+                            "pairings": [{"old_revision": 2, "new_revision": 3,
+                                          "groups": [{"kind": "split", "old": [6], "new": [6, 7], "note": ""}]}],
+                            "open_comments": [{"new_patch": 14, "new_path": path, "new_line": line,
+                                               "text": "Still no index.rst entry?", "author": "Jonathan Corbet",
+                                               "msgid": "x@y", "old_revision": 2, "confidence": "high"}]}}
+    write_report(results, tmp_path)
+    html = (tmp_path / "report.html").read_text()
+    assert "v2 (8/9 patches, 2021-08-19), v3 (14/15 patches, 2021-11-10)" in html
+    assert "<td>split</td>" in html and "reviewtool 0.1.0, run 2026-11-25T21:00:00+00:00" in html
+    _row_then_note(html, _row_id(html, 14, text), "Still no index.rst entry?")
+    _row_then_note(html, _row_id(html, 14, text), "still open from v2: Jonathan Corbet")
+    assert count_findings(results) == 1  # open comments are not findings; the missing patch is
+
+
 def test_skipped_and_absent_stages_are_named(tmp_path: Path) -> None:
     series = v3()
     results = {"meta": {}, "series": dataclasses.asdict(series), "comments": [],
