@@ -11,6 +11,7 @@ returns and double releases inside the hunk can be judged, and findings have
 """
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,25 +59,42 @@ def _path(pf: PatchedFile) -> str:
     return pf.path
 
 
-def post_image(before: str, pf: PatchedFile) -> str | None:
-    """The file after applying pf's hunks to `before` by exact context, or None if one does not fit.
+def apply_hunks(before: str, pf: PatchedFile) -> tuple[str, int]:
+    """Apply the hunks of pf that fit `before` by exact context; (text, number that did not fit).
 
     Used to follow a series in memory (patch N's post-image is patch N+1's
-    pre-image) without a worktree; a hunk may have moved (offset search).
+    pre-image) without a worktree; a hunk may have moved (nearest match wins).
     """
     lines = before.splitlines(keepends=True)
     offset = 0
+    failed = 0
     for hunk in pf:
         old = [ln.value for ln in hunk if not ln.is_added]
         new = [ln.value for ln in hunk if not ln.is_removed]
         want = max(hunk.source_start - 1 + offset, 0) if hunk.source_length else hunk.source_start + offset
-        starts = sorted(range(len(lines) - len(old) + 1), key=lambda s: abs(s - want))
-        at = next((s for s in starts if lines[s:s + len(old)] == old), None)
+        at = _nearest(lines, old, want)
         if at is None:
-            return None
+            failed += 1
+            continue
         lines[at:at + len(old)] = new
         offset += len(new) - len(old)
-    return "".join(lines)
+    return "".join(lines), failed
+
+
+def post_image(before: str, pf: PatchedFile) -> str | None:
+    """The file after applying all of pf's hunks to `before`, or None if one does not fit."""
+    text, failed = apply_hunks(before, pf)
+    return None if failed else text
+
+
+def _nearest(lines: list[str], seq: list[str], want: int) -> int | None:
+    """0-based index of the occurrence of seq in lines nearest to want."""
+    if not seq:
+        return min(max(want, 0), len(lines))
+    first = seq[0]
+    spots = [i for i, ln in enumerate(lines[:len(lines) - len(seq) + 1])
+             if ln == first and lines[i:i + len(seq)] == seq]
+    return min(spots, key=lambda i: abs(i - want)) if spots else None
 
 
 def _hunk_header(hunk) -> str:
@@ -84,20 +102,38 @@ def _hunk_header(hunk) -> str:
     return f"{head} {hunk.section_header}".rstrip()
 
 
-def _touched_lines(pf: PatchedFile) -> tuple[set[int], set[int]]:
-    """Post-image lines added (or next to a removal) and pre-image lines removed."""
+def _landing(pf: PatchedFile, before: str, after: str) -> list[tuple[int, int] | None]:
+    """For each hunk, the 1-based lines where its pre-image starts in `before` and its
+    post-image in `after`; None for a hunk that is not there (it did not apply)."""
+    b_lines, a_lines = before.splitlines(keepends=True), after.splitlines(keepends=True)
+    out: list[tuple[int, int] | None] = []
+    for h in pf:
+        pre = _nearest(b_lines, [ln.value for ln in h if not ln.is_added], h.source_start - 1)
+        post = _nearest(a_lines, [ln.value for ln in h if not ln.is_removed], h.target_start - 1)
+        out.append((pre + 1, post + 1) if pre is not None and post is not None else None)
+    return out
+
+
+def _touched_lines(pf: PatchedFile, landing: list[tuple[int, int] | None]) -> tuple[set[int], set[int]]:
+    """Lines added (or next to a removal) in the post-image and removed in the pre-image."""
     after: set[int] = set()
     before: set[int] = set()
-    for hunk in pf:
-        next_target = hunk.target_start
+    for hunk, land in zip(pf, landing):
+        if land is None:
+            continue
+        pre_at, post_at = land
+        pre_i = post_i = 0
         for ln in hunk:
             if ln.is_added:
-                after.add(ln.target_line_no)
+                after.add(post_at + post_i)
+                post_i += 1
             elif ln.is_removed:
-                before.add(ln.source_line_no)
-                after.add(next_target)
-            if ln.target_line_no is not None:
-                next_target = ln.target_line_no + 1
+                before.add(pre_at + pre_i)
+                after.add(post_at + post_i)
+                pre_i += 1
+            else:
+                pre_i += 1
+                post_i += 1
     return after, before
 
 
@@ -137,22 +173,11 @@ def group(findings: list[PairFinding]) -> list[PairFinding]:
     return sorted(out.values(), key=lambda f: (f.line, f.acquire_line))
 
 
-def _landed(pf: PatchedFile, after: str | None) -> list[int]:
-    """Where each hunk's post-image lines start in `after` (they move when the base differs)."""
-    if after is None:
-        return [h.target_start for h in pf]
-    lines = after.splitlines(keepends=True)
-    starts = []
-    for h in pf:
-        new = [ln.value for ln in h if not ln.is_removed]
-        spots = [s for s in range(len(lines) - len(new) + 1) if lines[s:s + len(new)] == new]
-        starts.append(min(spots, key=lambda s: abs(s + 1 - h.target_start)) + 1 if spots else h.target_start)
-    return starts
-
-
-def _place(pf: PatchedFile, f: PairFinding, basis: str, after: str | None = None) -> PatchPairFinding:
+def _place(pf: PatchedFile, f: PairFinding, basis: str,
+           landing: list[tuple[int, int] | None] | None = None) -> PatchPairFinding:
     """Attach a finding to the hunk it is in (else the one holding its acquire, else the nearest)."""
-    hunks = list(zip(pf, _landed(pf, after)))
+    hunks = [(h, land[1]) for h, land in zip(pf, landing)
+             if land is not None] if landing else [(h, h.target_start) for h in pf]
 
     def inside(line: int):
         return next(((h, at) for h, at in hunks if at <= line < at + max(h.target_length, 1)), None)
@@ -174,14 +199,32 @@ def _scan_named(text: str, names: set[str], rules: Rules) -> list[PairFinding]:
     return out
 
 
+_DEFINED = re.compile(r"(\w+)\s*\(")
+
+
 def _diff_full(pf: PatchedFile, before: str, after: str, rules: Rules) -> list[PatchPairFinding]:
-    added, removed = _touched_lines(pf)
-    after_funcs = functions_in(after)
-    names = {fn.name for fn in after_funcs if any(fn.start_line <= n <= fn.end_line for n in added)}
+    landing = _landing(pf, before, after)
+    added, removed = _touched_lines(pf, landing)
+    names = {fn.name for fn in functions_in(after) if any(fn.start_line <= n <= fn.end_line for n in added)}
     names |= {fn.name for fn in functions_in(before)
               if any(fn.start_line <= n <= fn.end_line for n in removed)}
+    missed = [h for h, land in zip(pf, landing) if land is None]
+    # A function that a hunk which did not fit also changes has no true post-image here.
+    for h in missed:
+        names -= set(_DEFINED.findall(h.section_header)[:1])
     new = _new_findings(_scan_named(after, names, rules), _scan_named(before, names, rules))
-    return [_place(pf, f, "post-image", after) for f in group(new)]
+    # The missing release may well be in a hunk that did not fit: then say nothing.
+    missed_text = "".join(ln.value for h in missed for ln in h if ln.is_added)
+    new = [f for f in new if not any(re.search(rf"\b{re.escape(n)}\s*\(", missed_text)
+                                     for r in f.resources for n in rules.release_names_for(r))]
+    out = [_place(pf, f, "post-image", landing) for f in group(new)]
+    if missed:
+        for f in out:
+            f.confidence = "medium" if f.confidence == "high" else f.confidence
+            f.notes.append(f"{len(missed)} of {len(landing)} hunks of this file did not fit the tree: "
+                           "the function was analysed in the tree's version")
+        out.extend(_diff_hunks(pf, rules, missed))
+    return out
 
 
 def _fragment(lines: list[tuple[int, str]]) -> str:
@@ -211,9 +254,9 @@ def _scan_fragment(lines: list[tuple[int, str]], rules: Rules, section: str) -> 
     return found
 
 
-def _diff_hunks(pf: PatchedFile, rules: Rules) -> list[PatchPairFinding]:
+def _diff_hunks(pf: PatchedFile, rules: Rules, hunks: list | None = None) -> list[PatchPairFinding]:
     out: list[PatchPairFinding] = []
-    for hunk in pf:
+    for hunk in (pf if hunks is None else hunks):
         post = [(ln.target_line_no, ln.value) for ln in hunk if not ln.is_removed]
         pre = [(ln.source_line_no, ln.value) for ln in hunk if not ln.is_added]
         section = hunk.section_header.strip()
@@ -251,10 +294,11 @@ def series_pair_findings(patches: list[tuple[str, str]], tree: Path | None,
     """The pair scan over a series: (label, diff) in order, on top of the files in `tree`.
 
     Each patch's post-image is made in memory from the previous one (the tree's
-    file for the first patch that touches it) with post_image(); a file whose
-    hunks do not fit, or with no tree, is analysed from its hunks alone from
-    then on.  The review pipeline, which has real worktrees, calls
-    patch_pair_findings() with their files instead.
+    file for the first patch that touches it) with apply_hunks(); the hunks
+    that do not fit the tree are analysed alone (and the functions they touch
+    are not analysed whole), a file not in the tree from its hunks alone.  The
+    review pipeline, which has real worktrees, calls patch_pair_findings()
+    with their files instead.
     """
     current: dict[str, str | None] = {}  # path -> text after the patches so far; None: unknown
     out: list[PatchPairFinding] = []
@@ -266,10 +310,10 @@ def series_pair_findings(patches: list[tuple[str, str]], tree: Path | None,
             if path not in current:
                 current[path] = "" if pf.is_added_file else _read(tree, path)
             old = current[path]
-            new = post_image(old, pf) if old is not None else None
-            current[path] = new
-            if old is not None and new is not None:
+            if old is not None:
+                new, _failed = apply_hunks(old, pf)
                 before[path], after[path] = old, new
+                current[path] = new
         for f in patch_pair_findings(diff, before, after, rules):
             f.patch = label
             out.append(f)

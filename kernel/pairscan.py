@@ -317,7 +317,11 @@ class FunctionScan:
             self._assign(p, left, right, taken)
             return taken
         if t == "update_expression":
-            self._forget(p, _norm(node_text(e.child_by_field_name("argument") or e)))
+            name = _norm(node_text(e.child_by_field_name("argument") or e))
+            was = p.facts.get(name)
+            self._forget(p, name)
+            if was is False and "++" in node_text(e):
+                p.facts[name] = True  # a counter that was 0 is not 0 any more
             return []
         if t == "parenthesized_expression" or t == "cast_expression":
             return self._eval(_strip(e), p, line) if e.named_child_count else []
@@ -350,9 +354,13 @@ class FunctionScan:
             p.facts[name] = False
 
     @staticmethod
-    def _forget(p: _Path, name: str) -> None:
-        """`name` changed: drop facts about it, and the memory of releasing what it named."""
-        pattern = re.compile(r"(?<![\w>.])" + re.escape(name) + r"(?!\w)")
+    def _forget(p: _Path, name: str, pointee_only: bool = False) -> None:
+        """`name` (or only what it points to) changed: drop facts about it, and the
+        memory of releasing what it named."""
+        if pointee_only:
+            pattern = re.compile(r"(?<![\w>.])" + re.escape(name) + r"\s*->|\*\s*" + re.escape(name) + r"(?!\w)")
+        else:
+            pattern = re.compile(r"(?<![\w>.])" + re.escape(name) + r"(?!\w)")
         for atom in [a for a in p.facts if pattern.search(a)]:
             del p.facts[atom]
         p.released = {r for r in p.released if r.what is None or not pattern.search(r.what)}
@@ -380,12 +388,14 @@ class FunctionScan:
         if name in self.rules.releases:
             self._release(self.rules.releases[name], argv, p, line)
         elif name not in _TRANSPARENT_CALLS:
-            # An unknown callee may change what its pointer arguments point to
-            # (map_pte(pvmw) sets and locks pvmw->ptl): forget what we knew about them.
+            # An unknown callee may change what it gets a pointer to: all of `x` for
+            # `&x`, what `p` points to for `p` (map_pte(pvmw) sets and locks pvmw->ptl).
             for a in argv:
-                text = _key_text(a)
-                if re.fullmatch(r"[\w.>*-]+", text) and not text[0].isdigit():
-                    self._forget(p, text)
+                text = _norm(node_text(_strip(a)))
+                if text.startswith("&"):
+                    self._forget(p, _key_text(a))
+                elif re.fullmatch(r"[A-Za-z_][\w.>-]*", text):
+                    self._forget(p, text, pointee_only=True)
         return []
 
     @staticmethod

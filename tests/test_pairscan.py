@@ -59,6 +59,11 @@ def test_zero_means_taken_and_correlated_conditions():
     assert summary("try_get_zero_is_success") == []
 
 
+def test_counter_and_by_value_arguments_keep_what_is_known():
+    assert summary("counter_then_put") == []  # nr_put = 0; ...; nr_put++; if (nr_put) put
+    assert summary("by_value_argument_keeps_facts") == []  # apply(..., create) cannot change create
+
+
 def test_acquire_release_inside_loops():
     assert summary("loop_balanced") == []
     assert summary("loop_leak_on_break") == [("leak", ("pte_ref",), 100, 107)]
@@ -84,7 +89,7 @@ def test_returned_value_and_null_tracking_and_macros():
 
 def test_every_function_of_the_data_file_is_parsed():
     names = [f.name for f in functions_in((DATA / "basic.c").read_text())]
-    assert len(names) == 15 and names[0] == "leak_on_goto_error" and names[-1] == "annotated"
+    assert len(names) == 17 and names[0] == "leak_on_goto_error" and names[-1] == "by_value_argument_keeps_facts"
 
 
 # --- patches: after vs before ---------------------------------------------------------------
@@ -167,6 +172,32 @@ def test_function_only_partly_shown_misses_acquire_outside_hunk():
     after = post_image(BEFORE, pf)
     (f,) = patch_pair_findings(PARTIAL_PATCH, {"mm/x.c": BEFORE}, {"mm/x.c": after}, RULES)
     assert f.line == 10 and f.basis == "post-image"
+
+
+def test_hunk_that_does_not_fit_lowers_confidence_and_is_judged_alone():
+    other = """\
+@@ -40,2 +40,3 @@ static void g(void)
+ 	a();
++	b();
+ 	c();
+"""
+    patch = PATCH + other
+    (f,) = patch_pair_findings(patch, {"mm/x.c": BEFORE}, {"mm/x.c": post_image(BEFORE, parse_patch(PATCH)[0])},
+                               RULES)
+    assert (f.line, f.confidence) == (10, "medium")
+    assert any("1 of 2 hunks of this file did not fit" in n for n in f.notes)
+
+
+def test_missing_release_in_a_hunk_that_did_not_fit_is_not_blamed():
+    other = """\
+@@ -40,2 +40,3 @@ static void g(void)
+ 	a();
++	pte_unmap_unlock(pte, ptl);
+ 	c();
+"""
+    patch = PATCH + other
+    after = post_image(BEFORE, parse_patch(PATCH)[0])
+    assert patch_pair_findings(patch, {"mm/x.c": BEFORE}, {"mm/x.c": after}, RULES) == []
 
 
 def test_post_image_refuses_a_hunk_that_does_not_fit():

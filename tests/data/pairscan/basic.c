@@ -163,3 +163,31 @@ static void annotated(spinlock_t *lock) __acquires(lock)
 {
 	spin_lock(lock);
 }
+
+static void counter_then_put(struct mm_struct *mm, pmd_t *pmd, unsigned long start)
+{
+	int nr_put = 0;
+	spinlock_t *ptl;
+	pte_t *pte;
+
+	pte = pte_tryget_map_lock(mm, pmd, start, &ptl);
+	if (!pte)
+		return;
+	nr_put++;
+	work(pte);
+	pte_unmap_unlock(pte, ptl);
+	if (nr_put)
+		pte_put_many(mm, pmd, start, nr_put);
+}
+
+static int by_value_argument_keeps_facts(struct mm_struct *mm, pmd_t *pmd, unsigned long addr, bool create)
+{
+	int err;
+
+	if (!create && pte_try_get(pmd))
+		return -EAGAIN;
+	err = apply(mm, pmd, &err, create);
+	if (!create)
+		pte_put(mm, pmd, addr);
+	return err;
+}
