@@ -4,6 +4,6 @@
 """
 from types import ModuleType
 
-from reviewtool.commands import b4check, check, diff, scan, show  # noqa: E402
+from reviewtool.commands import b4check, check, diff, review, scan, show
 
-ALL: list[ModuleType] = [show, diff, check, scan, b4check]
+ALL: list[ModuleType] = [show, check, scan, review, diff, b4check]

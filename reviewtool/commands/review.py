@@ -19,6 +19,8 @@ from reviewtool.pipeline import ReviewOptions, load_series, progress, run_review
 from reviewtool.report import count_findings, write_report
 from series.load import bundled_thread_path
 
+PLACEHOLDER_FROM = "Reviewer <reviewer@example.invalid>"
+
 EPILOG = """\
 examples:
   reviewtool review --bundled pte-v3 --previous bundled:pte-v1 --previous bundled:pte-v2 --out runs/pte-v3
@@ -72,6 +74,14 @@ def _previous_sources(values: list[str]) -> list[str]:
             for v in values]
 
 
+def _sender(given: str | None) -> str:
+    """--from, else git's identity, else a placeholder the user must edit (said on stderr)."""
+    if given or (given := default_from()):
+        return given
+    progress(f"no --from and no git config user.email: drafts are From: {PLACEHOLDER_FROM}")
+    return PLACEHOLDER_FROM
+
+
 def run(args: argparse.Namespace) -> int:
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
@@ -92,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
         write_version_report(results["versions"], run_dir / "versions")
     write_atomic(run_dir / "results.json", json.dumps(results, indent=1, ensure_ascii=False) + "\n")
     written = write_report(results, run_dir)
-    written += write_drafts(results, series, run_dir, args.mail_from or default_from())
+    written += write_drafts(results, series, run_dir, _sender(args.mail_from), thread.messages)
     findings = count_findings(results)
     for path in written:
         progress(f"wrote {path}")
