@@ -10,6 +10,7 @@ from reviewtool.diffreport import version_report, write_version_report
 from reviewtool.errors import EXIT_CLEAN, UsageError
 from series.assemble import assemble_series, revisions
 from series.b4env import quiet_b4
+from series.earlier import find_earlier_revisions
 from series.errors import SeriesInputError
 from series.load import bundled_thread_path, load_thread
 from series.model import Series
@@ -22,6 +23,8 @@ examples:
 
 Each SOURCE is an mbox, a maildir, a Message-ID or a lore URL; a thread holding
 several revisions gives all of them. Revisions may be given in any order.
+A single Message-ID or URL alone: the earlier revisions are looked up on the
+server as b4 diff does (change-id, else subject + author).
 Writes versions.html, versions.md and versions.json into --out (default: ./versions).
 """
 
@@ -49,17 +52,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(command_module=sys.modules[__name__])
 
 
+def _is_network(source: str) -> bool:
+    return source != "-" and not Path(source).exists()
+
+
 def load_revisions(sources: list[str], midmask: str | None = None, timeout: float = 30.0) -> list[Series]:
-    """Every revision found in the given threads; a revision found twice is an input error."""
-    found: dict[int, tuple[Series, str]] = {}
+    """Every revision found in the given threads; a revision found twice is an input error.
+
+    When the only input is one revision fetched from a server, its earlier
+    revisions are looked up there too, as `b4 diff` does.
+    """
+    threads = []
     for source in sources:
         print(f"reviewtool diff: reading {source}", file=sys.stderr)
         thread = load_thread(source, midmask=midmask, timeout=timeout)
-        for rev in revisions(thread.messages):
-            series = assemble_series(thread.messages, rev)
+        threads.append((source, thread.messages, revisions(thread.messages)))
+    if len(threads) == 1 and len(threads[0][2]) == 1 and _is_network(sources[0]):
+        source, messages, (newest,) = threads[0]
+        earlier = find_earlier_revisions(messages, newest, midmask=midmask, timeout=timeout)
+        if earlier:
+            threads.append((f"the server's search for v1..v{newest - 1}", earlier, revisions(earlier)))
+        else:
+            print("reviewtool diff: the server found no earlier revision", file=sys.stderr)
+    found: dict[int, tuple[Series, str]] = {}
+    for source, messages, revs in threads:
+        for rev in revs:
             if rev in found:
                 raise SeriesInputError(f"v{rev} is given twice: in {found[rev][1]} and in {source}")
-            found[rev] = (series, source)
+            found[rev] = (assemble_series(messages, rev), source)
     return [s for s, _ in found.values()]
 
 
