@@ -19,6 +19,7 @@ import email.utils
 import re
 import subprocess
 import textwrap
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,6 +39,8 @@ from templates import TEMPLATE_DIR
 WIDTH = 72
 CONTEXT_LINES = 3  # diff lines quoted above the line a finding is about
 DRAFT_KINDS = ("checkpatch", "pairscan", "build", "apply")  # what the tool found (not others' words)
+# Apply failures are told to the author only when the series' own base was used:
+# on a guessed base they say more about the guess than about the patch.
 
 
 def default_from() -> str:
@@ -80,18 +83,18 @@ class QuoteBlock:
     findings: list[str]
 
 
-def _blocks(view: PatchView) -> tuple[list[QuoteBlock], list[str]]:
+def _blocks(view: PatchView, kinds: tuple[str, ...]) -> tuple[list[QuoteBlock], list[str]]:
     """Quote blocks for findings on diff lines; findings about files or the whole patch apart."""
     blocks: list[QuoteBlock] = []
-    loose = [finding_text(n) for n in view.notes if n.kind in DRAFT_KINDS]
-    loose += [finding_text(n) for cl in view.commit for n in cl.notes if n.kind in DRAFT_KINDS]
+    loose = [finding_text(n) for n in view.notes if n.kind in kinds]
+    loose += [finding_text(n) for cl in view.commit for n in cl.notes if n.kind in kinds]
     for f in view.files:
-        loose += [finding_text(n) for n in f.notes if n.kind in DRAFT_KINDS]
+        loose += [finding_text(n) for n in f.notes if n.kind in kinds]
         file_quoted = False
         for h in f.hunks:
             shown_upto = -1  # index of the last line of this hunk already quoted
             for i, dl in enumerate(h.lines):
-                notes = [n for n in dl.notes if n.kind in DRAFT_KINDS]
+                notes = [n for n in dl.notes if n.kind in kinds]
                 if not notes:
                     continue
                 quote: list[str] = []
@@ -181,7 +184,7 @@ def _originals(messages: Iterable[EmailMessage] | None) -> dict[str, EmailMessag
     return out
 
 
-def _summary_lines(ctx: dict, patches: list[PatchView]) -> list[str]:
+def _summary_lines(ctx: dict, patches: list[PatchView], kinds: tuple[str, ...]) -> list[str]:
     """What the cover-letter reply says about the whole series, one wrapped paragraph each."""
     series = ctx["series"]
     paras = []
@@ -191,6 +194,8 @@ def _summary_lines(ctx: dict, patches: list[PatchView]) -> list[str]:
     if series.get("missing"):
         paras.append("Patches missing from the thread: " + ", ".join(map(str, series["missing"])) + ".")
     not_clean = [p for p in patches if p.apply and p.apply.get("status") not in ("clean", None)]
+    if base and base.get("warning"):
+        paras.append(f"Note: {base['warning']}")
     if not_clean:
         paras.append("Not applying cleanly: " + ", ".join(
             f"{p.counter}/{series['expected']} ({p.apply.get('status')})" for p in not_clean) + ".")
@@ -203,12 +208,9 @@ def _summary_lines(ctx: dict, patches: list[PatchView]) -> list[str]:
             paras.append(f"Not checked: {name} ({why}).")
     per_patch = []
     for p in patches:
-        found = [n for n in p.findings() if n.kind in DRAFT_KINDS]
+        found = Counter(n.kind for n in p.findings() if n.kind in kinds)
         if found:
-            kinds = {}
-            for n in found:
-                kinds[n.kind] = kinds.get(n.kind, 0) + 1
-            what = ", ".join(f"{k} {v}" for k, v in sorted(kinds.items()))
+            what = ", ".join(f"{k} {v}" for k, v in sorted(found.items()))
             per_patch.append(textwrap.fill(f"{p.counter}/{series['expected']} {p.subject}: {what}", WIDTH,
                                            initial_indent="  ", subsequent_indent="      ",
                                            break_long_words=False, break_on_hyphens=False))
@@ -238,12 +240,16 @@ def write_drafts(results: dict, series: Series, run_dir: Path, mail_from: str,
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     cover_refs = [series.cover.msgid] if series.cover else []
+    base = ctx["base"] or {}
+    kinds = DRAFT_KINDS if base and not base.get("warning") else tuple(k for k in DRAFT_KINDS if k != "apply")
     for view, patch in ((v, p) for v in ctx["patches"] for p in series.patches if p.counter == v.counter):
-        blocks, loose = _blocks(view)
+        blocks, loose = _blocks(view, kinds)
         if not blocks and not loose:
             continue
+        # findings on no diff line still answer something: quote the start of the commit message
+        head = [] if blocks else [f"> {x}".rstrip() for x in patch.commit_message.strip().splitlines()[:3]]
         body = template.render(attribution=_attribution(patch.date, patch.author), blocks=blocks,
-                               loose=loose, summary=[], cover_quote=[])
+                               loose=loose, summary=[], head_quote=head)
         original = originals.get(patch.msgid) or _original_from_model(
             patch.msgid, patch.author,
             f"[PATCH v{patch.revision} {patch.counter}/{patch.expected}] {patch.subject}", patch.date, cover_refs)
@@ -252,9 +258,9 @@ def write_drafts(results: dict, series: Series, run_dir: Path, mail_from: str,
     head = series.cover or (series.patches[0] if series.patches else None)
     if head is not None:
         text = series.cover.body if series.cover else series.patches[0].commit_message
-        cover_quote = [f"> {x}".rstrip() for x in text.strip().splitlines()[:3]]
+        head_quote = [f"> {x}".rstrip() for x in text.strip().splitlines()[:3]]
         body = template.render(attribution=_attribution(head.date, head.author), blocks=[], loose=[],
-                               summary=_summary_lines(ctx, ctx["patches"]), cover_quote=cover_quote)
+                               summary=_summary_lines(ctx, ctx["patches"], kinds), head_quote=head_quote)
         subject = (f"[PATCH v{series.revision} 0/{series.expected}] {series.subject}" if series.cover else
                    f"[PATCH v{series.revision} 1/{series.expected}] {series.patches[0].subject}")
         original = originals.get(head.msgid) or _original_from_model(

@@ -248,11 +248,17 @@ class _Placer:
                     if dl.old is not None and dl.sign == "-":
                         self.old[(f.path, dl.old)] = dl
 
-    def at_line(self, note: Note, path: str, line: int | None, *, old_side: bool = False) -> None:
+    def at_line(self, note: Note, path: str, line: int | None, *, old_side: bool = False,
+                fallback: int | None = None) -> None:
+        """On diff line `line` of `path`; else on line `fallback` (said where it really is); else on the file."""
         path = _strip_ab(path)
         dl = (self.old if old_side else self.new).get((path, line or -1)) if line else None
         if dl is None and old_side and line:
             dl = self.new.get((path, line))
+        if dl is None and fallback:
+            dl = self.new.get((path, fallback))
+            if dl is not None:
+                note.where = f"{path}:{line}"
         if dl is not None:
             note.ident = dl.ident
             dl.notes.append(note)
@@ -263,6 +269,18 @@ class _Placer:
             self.files[path].notes.append(note)
         else:
             self.on_patch(note)
+
+    def on_hunk(self, note: Note, path: str, header: str) -> None:
+        """On the first line of the hunk whose @@ line is `header`; else on the file."""
+        f = self.files.get(_strip_ab(path))
+        for h in f.hunks if f else []:
+            if header and h.lines and h.header.split("@@")[1:2] == header.split("@@")[1:2]:
+                note.ident = h.lines[0].ident
+                h.lines[0].notes.append(note)
+                return
+        if header:
+            note.text = f"{header}\n{note.text}"
+        self.at_line(note, path, None)
 
     def on_patch(self, note: Note) -> None:
         note.ident = note.ident or f"{self.view.ident}-notes"
@@ -372,7 +390,8 @@ def _place_pairscan(value: Any, views: dict[int, PatchView], placers: dict[int, 
         if f.get("path"):
             text += "\n\npath: " + "; ".join(str(p) for p in f["path"])
         note = Note("pairscan", "warning" if conf != "low" else "info", f"{title} [{conf} confidence]", text)
-        placers[counter].at_line(note, f.get("file", ""), f.get("line"))
+        # the return it leaks at may be outside the diff; the acquire the patch added is in it
+        placers[counter].at_line(note, f.get("file", ""), f.get("line"), fallback=f.get("acquire_line"))
 
 
 def _place_builds(builds: list[dict], views: dict[int, PatchView], placers: dict[int, _Placer]) -> None:
@@ -429,9 +448,10 @@ def _place_apply(apply: dict | None, view: PatchView, placer: _Placer) -> None:
         placer.on_patch(Note("apply", "error", f"does not apply ({apply.get('status')})",
                              apply.get("message", "")))
     for hf in failures:
+        hunk = hf.get("hunk", "")
         note = Note("apply", "error", f"hunk does not apply ({apply.get('status')})",
-                    f"{hf.get('hunk', '')} {hf.get('reason', '')}".strip())
-        placer.at_line(note, hf.get("file", ""), None)
+                    str(hf.get("reason", "")) if hunk else f"{hf.get('reason', '')}")
+        placer.on_hunk(note, hf.get("file", ""), hunk)
 
 
 # --- the context both templates render ---------------------------------------------------------

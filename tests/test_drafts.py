@@ -25,7 +25,9 @@ def drafts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     run_dir = tmp_path_factory.mktemp("run")
     # the pipeline keeps the mails it read as run_dir/thread.mbox; the drafts take the Cc lists from there
     (run_dir / "thread.mbox").write_bytes(bundled_thread_path("pte-v3").read_bytes())
-    paths = write_drafts(_results(v3()), v3(), run_dir, FROM)
+    results = _results(v3())
+    results["apply"]["base"]["warning"] = ""  # the series' own base: apply failures are the author's
+    paths = write_drafts(results, v3(), run_dir, FROM)
     assert all(p.parent == run_dir / "drafts" for p in paths)
     return {p.name: p for p in paths}
 
@@ -43,6 +45,22 @@ def test_one_draft_per_patch_with_findings_and_one_to_the_cover(drafts: dict[str
     with_findings = {2, 3, 6} | {p.counter for p in series.patches if p.counter >= 4}  # see _results
     assert {int(name[:4]) for name in drafts} == with_findings | {0}
     assert "0000-cover.eml" in drafts
+
+
+def test_apply_failure_quoted_at_its_hunk(drafts: dict[str, Path]) -> None:
+    patch = next(p for p in v3().patches if p.counter == 4)
+    body = _read(_draft(drafts, 4)).get_content().splitlines()
+    header = patch.files[0].hunks[0].text.splitlines()[0]
+    i = body.index("> " + header)
+    assert body[i - 1] == f"> diff --git a/{patch.files[0].path} b/{patch.files[0].path}"
+    assert body[i + 3] == "hunk does not apply (failed): context does not match"
+
+
+def test_on_a_guessed_base_apply_failures_are_not_blamed_on_the_author(tmp_path: Path) -> None:
+    paths = write_drafts(_results(v3()), v3(), tmp_path, FROM)  # base with a warning
+    assert {int(p.name[:4]) for p in paths} == {0, 2, 3, 6}
+    summary = _read(tmp_path / "drafts" / "0000-cover.eml").get_content()
+    assert "Note: series base next-20211108 not in the tree" in summary
 
 
 def test_headers_thread_the_reply(drafts: dict[str, Path]) -> None:
