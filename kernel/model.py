@@ -115,3 +115,15 @@ class BuildResult:
     duration_s: float = 0.0
     timed_out: bool = False
     log_tail: str = ""  # last lines of make's output when it failed without a parsed error
+
+
+@dataclass
+class SeriesBuild:
+    """All builds of one series for one arch and config."""
+
+    arch: str
+    config: str
+    missing_options: list[str]  # asked for by the config file but not set after olddefconfig
+    base: BuildResult
+    patches: list[BuildResult] = field(default_factory=list)
+    tip: BuildResult | None = None  # full vmlinux at the series tip (full_build configs)

@@ -1,0 +1,161 @@
+"""Build every applied patch of a series for one arch and one config.
+
+One O= directory per arch and config, reused from the base through every
+patch, so each step only recompiles what the patch changed.  Order:
+configure at the base; ask Kbuild which objects each patch needs (at that
+patch's tree); build the base (all those objects, or the whole vmlinux for a
+`full_build` config) as the warning baseline; then each patch's objects,
+deleted first so their warnings are printed again; then, for a `full_build`
+config, vmlinux at the series tip.
+"""
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+from pathlib import Path
+
+from kernel import kbuild, warnings
+from kernel.errors import KernelToolError
+from kernel.kbuild import Plan
+from kernel.make import Make, MakeRun
+from kernel.matrix import Arch, ConfigSpec
+from kernel.model import FAILED, SKIPPED, BuildResult, Diagnostic, SeriesApply, SeriesBuild
+from kernel.progress import step
+from kernel.worktree import worktree_git
+
+DEFAULT_TIMEOUT_S = 1800.0
+
+
+def build_series(work: Path, applied: SeriesApply, arch: Arch, config: ConfigSpec, out: Path, *,
+                 timeout_s: float = DEFAULT_TIMEOUT_S, jobs: int = 2, ccache: bool = True,
+                 full_build: bool | None = None, first: int = 1) -> SeriesBuild:
+    """Build base, each patch from counter `first` on, and (full_build) the tip.
+
+    `out` is the O= dir.  Patches before `first` are left out (the caller has
+    their results cached); the base is built for the objects of the rest only.
+    """
+    full = config.full_build if full_build is None else full_build
+    make = Make(work, out, arch, jobs=jobs, ccache=ccache)
+    g = worktree_git(work)
+    label = f"{arch.name}/{config.name}"
+    base = applied.base.commit
+
+    g.checkout("-q", "--detach", base)
+    missing = configure(make, config, base, timeout_s)
+    plans: dict[int, Plan] = {}
+    todo = [r for r in applied.patches if r.counter >= first]
+    for result in todo:
+        if result.status in (FAILED, SKIPPED):
+            continue
+        g.checkout("-q", "--detach", result.commit)
+        plans[result.counter] = kbuild.plan_objects(make, result.applied_files)
+
+    g.checkout("-q", "--detach", base)
+    wanted = sorted({o for p in plans.values() for o in p.objects if _source_exists(work, o)})
+    step(f"build {label}: base ({'vmlinux' if full else f'{len(wanted)} objects'})")
+    base_run = _build(make, ["vmlinux"] if full else wanted, timeout_s, fresh=[] if full else wanted)
+    base_diags, base_failed = warnings.parse(base_run.output, work, out)
+    # Diffed against itself: the base is the baseline, nothing in it is new.
+    base_result = _result(0, arch, config, "vmlinux" if full else "objects", False, base_run,
+                          ["vmlinux"] if full else wanted, base_failed, base_diags, base_diags)
+
+    series = SeriesBuild(arch.name, config.name, missing, base_result)
+    partial = any(r.partial for r in applied.patches if r.counter < first)
+    for result in todo:
+        partial = partial or result.partial
+        if result.counter not in plans:
+            series.patches.append(BuildResult(result.counter, arch.name, config.name, "objects",
+                                              "not-applied", partial))
+            continue
+        plan = plans[result.counter]
+        if not plan.objects:
+            series.patches.append(BuildResult(result.counter, arch.name, config.name, "objects",
+                                              "nothing-to-build", partial, not_built=plan.not_built,
+                                              header_users=plan.header_users))
+            continue
+        g.checkout("-q", "--detach", result.commit)
+        step(f"build {label}: patch {result.counter} ({len(plan.objects)} objects)")
+        run = _build(make, plan.objects, timeout_s, fresh=plan.objects)
+        diags, failed = warnings.parse(run.output, work, out)
+        built = _result(result.counter, arch, config, "objects", partial, run, plan.objects,
+                        failed, diags, base_diags)
+        built.not_built, built.header_users = plan.not_built, plan.header_users
+        series.patches.append(built)
+
+    if full and plans:
+        g.checkout("-q", "--detach", applied.tip)
+        step(f"build {label}: vmlinux at the series tip")
+        run = _build(make, ["vmlinux"], timeout_s, fresh=[])
+        diags, failed = warnings.parse(run.output, work, out)
+        last = applied.patches[-1].counter
+        series.tip = _result(last, arch, config, "vmlinux", partial, run, ["vmlinux"], failed,
+                             diags, base_diags)
+    g.checkout("-q", "--detach", base)
+    return series
+
+
+def configure(make: Make, config: ConfigSpec, base: str, timeout_s: float) -> list[str]:
+    """Write O=/.config for `config` (once per base; a stamp file says which); return missing options."""
+    stamp = make.out / ".reviewtool-config"
+    key = hashlib.sha256(f"{make.arch.digest} {config.digest} {base}".encode()).hexdigest()
+    if stamp.is_file() and stamp.read_text().split("\n")[0] == key:
+        return stamp.read_text().split("\n")[1].split()
+    if make.out.exists():
+        shutil.rmtree(make.out)
+    make.out.mkdir(parents=True)
+    step(f"configure {make.arch.name}/{config.name}: {config.base} + {len(config.enable)} options")
+    _checked(make.run([config.base], timeout_s=timeout_s), config.base)
+    dotconfig = make.out / ".config"
+    args = [a for opt in config.enable for a in ("--enable", opt)]
+    args += [a for opt in config.disable for a in ("--disable", opt)]
+    if args:
+        subprocess.run([str(make.src / "scripts" / "config"), "--file", str(dotconfig), *args], check=True)
+        _checked(make.run(["olddefconfig"], timeout_s=timeout_s), "olddefconfig")
+    text = dotconfig.read_text()
+    missing = [o for o in config.enable if f"\nCONFIG_{o}=y" not in text and f"\nCONFIG_{o}=m" not in text]
+    missing += [o for o in config.disable if f"\nCONFIG_{o}=" in text]
+    stamp.write_text(f"{key}\n{' '.join(missing)}\n")
+    return missing
+
+
+def _build(make: Make, goals: list[str], timeout_s: float, fresh: list[str]) -> MakeRun:
+    """make -k `goals`; objects in `fresh` are deleted first so their messages are printed again."""
+    for obj in fresh:
+        (make.out / obj).unlink(missing_ok=True)
+    if not goals:
+        return MakeRun(0, "", 0.0, False)
+    return make.run(goals, "-k", timeout_s=timeout_s)
+
+
+def _result(patch: int, arch: Arch, config: ConfigSpec, target: str, partial: bool, run: MakeRun,
+            objects: list[str], failed: list[str], diags: dict[str, list[Diagnostic]],
+            base_diags: dict[str, list[Diagnostic]]) -> BuildResult:
+    errs = warnings.errors(diags)
+    new = warnings.new_warnings(base_diags, diags)
+    if run.timed_out:
+        status = "timeout"
+    elif run.returncode or errs or failed:
+        status = "errors"
+    elif new:
+        status = "new-warnings"
+    else:
+        status = "ok"
+    tail = ""
+    if status == "errors" and not errs:
+        tail = "\n".join(run.output.strip().splitlines()[-15:])
+    total = sum(1 for ds in diags.values() for d in ds if d.severity == "warning")
+    return BuildResult(patch, arch.name, config.name, target, status, partial, list(objects),
+                       failed, errors=errs, new_warnings=new, warnings_total=total,
+                       duration_s=round(run.duration_s, 1), timed_out=run.timed_out, log_tail=tail)
+
+
+def _source_exists(work: Path, obj: str) -> bool:
+    stem = obj[:-2]
+    return (work / f"{stem}.c").is_file() or (work / f"{stem}.S").is_file()
+
+
+def _checked(run: MakeRun, what: str) -> None:
+    if run.timed_out or run.returncode:
+        tail = "\n".join(run.output.strip().splitlines()[-5:])
+        raise KernelToolError(f"make {what} failed{' (timed out)' if run.timed_out else ''}: {tail}")

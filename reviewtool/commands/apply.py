@@ -1,0 +1,125 @@
+"""`reviewtool apply`: apply a series patch by patch to a private worktree of the kernel tree.
+
+The user's checkout is never touched: the series goes into a `git worktree`
+under the run directory, removed at the end.  A patch that does not apply is
+checked file by file and hunk by hunk; the files whose hunks all apply are
+applied anyway (status "partial"), so later patches and builds still see them.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from kernel.apply import apply_series
+from kernel.base import choose_base
+from kernel.model import CLEAN, THREE_WAY, BaseChoice, PatchText, SeriesApply
+from kernel.progress import step
+from kernel.tree import default_cache_dir, resolve_tree
+from kernel.worktree import worktree
+from reviewtool.cache import StageCache, content_key
+from reviewtool.commands._source import add_source_arguments, series_from_args
+from reviewtool.errors import EXIT_CLEAN, EXIT_FINDINGS
+from reviewtool.jsondata import dumps, write_atomic
+from series.model import Series
+
+EPILOG = """examples:
+  reviewtool apply --bundled pte-v3
+  reviewtool apply --mbox series.mbox --tree ~/linux --base v6.1 --json
+
+exit status: 0 every patch applied (cleanly or 3-way), 1 some patch failed, partly
+applied, was skipped or is missing, 2 bad input, 3 git or the machine failed
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "apply", help="apply the series patch by patch in a private worktree",
+        description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_source_arguments(parser)
+    add_tree_arguments(parser)
+    parser.add_argument("--json", action="store_true", help="machine output on stdout")
+    parser.set_defaults(command_module=sys.modules[__name__])
+
+
+def add_tree_arguments(parser: argparse.ArgumentParser) -> None:
+    """--tree, --base, --out, --no-cache: shared with `reviewtool build`."""
+    parser.add_argument("--tree", type=Path, metavar="DIR",
+                        help="kernel git checkout, never modified (default: the managed "
+                             "linux-source-6.1 tree in the cache, unpacked on first use)")
+    parser.add_argument("--base", default="", metavar="REF",
+                        help="apply on this commit (default: the series' base-commit if the tree has "
+                             "it, else a commit matching the patches' preimage blobs, else HEAD)")
+    parser.add_argument("--out", type=Path, metavar="DIR",
+                        help="run directory for the worktree and results (default: runs/<command>-v<N>)")
+    parser.add_argument("--no-cache", action="store_true", help="recompute instead of reusing results")
+
+
+@dataclass
+class Prepared:
+    """What apply and build share: the series as kernel data, the tree, the base, the run dir."""
+
+    series: Series
+    patches: list[PatchText]
+    tree: Path
+    base: BaseChoice
+    run_dir: Path
+    cache: StageCache
+
+    def patch_hashes(self) -> list[str]:
+        return [content_key("patch", p.mbox) for p in self.patches]
+
+    def apply_in(self, work: Path) -> SeriesApply:
+        return apply_series(work, self.base, self.patches)
+
+
+def prepare(args: argparse.Namespace, command: str) -> Prepared:
+    _thread, series = series_from_args(args)
+    patches = [PatchText(p.counter, p.subject, p.mbox) for p in series.patches]
+    tree = resolve_tree(args.tree)
+    base = choose_base(tree, [p.mbox for p in patches], args.base, series.base_commit, series.base_hint)
+    step(f"base: {base.describe} ({base.source})")
+    if base.warning:
+        step(f"warning: {base.warning}")
+    run_dir = (args.out or Path("runs") / f"{command}-v{series.revision}").resolve()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return Prepared(series, patches, tree, base, run_dir, StageCache(default_cache_dir(), not args.no_cache))
+
+
+def applied_cached(prep: Prepared) -> SeriesApply:
+    """The apply result, from the cache when the base and every patch are unchanged."""
+    def compute() -> SeriesApply:
+        with worktree(prep.tree, prep.run_dir / "worktree", prep.base.commit) as work:
+            return prep.apply_in(work)
+    return prep.cache.get_or_compute("apply", [prep.base.commit, prep.patch_hashes()], SeriesApply, compute)
+
+
+def run(args: argparse.Namespace) -> int:
+    prep = prepare(args, "apply")
+    applied = applied_cached(prep)
+    write_atomic(prep.run_dir / "apply.json", dumps(applied) + "\n")
+    if args.json:
+        print(json.dumps(json.loads(dumps(applied)), indent=1))
+    else:
+        print(format_table(applied, prep.series.missing))
+    whole = all(p.status in (CLEAN, THREE_WAY) for p in applied.patches)
+    return EXIT_CLEAN if whole and not prep.series.missing else EXIT_FINDINGS
+
+
+def format_table(applied: SeriesApply, missing: list[int]) -> str:
+    lines = [f"base: {applied.base.describe} ({applied.base.source})"]
+    if applied.base.warning:
+        lines.append(f"warning: {applied.base.warning}")
+    for p in applied.patches:
+        alone = {None: "", True: "  (applies alone to the base)", False: "  (not alone either)"}[p.applies_to_base]
+        lines.append(f"{p.counter:>3} {p.status:8} {p.subject[:70]}{alone}")
+        if p.status not in (CLEAN, THREE_WAY) and p.applied_files:
+            lines.append(f"      applied: {', '.join(p.applied_files)}")
+        lines += [f"      failed:  {f.file} {f.hunk}  [{f.reason}]" for f in p.failed]
+        if p.message and not p.failed:
+            lines.append(f"      {p.message.splitlines()[-1]}")
+    lines += [f"{n:>3} missing  (no mail for this patch in the thread)" for n in missing]
+    return "\n".join(lines)

@@ -1,0 +1,151 @@
+"""`reviewtool build`: build every patch of a series for each arch and config.
+
+For each arch (kernel/arches/) and config (kernel/configs/), one O= directory
+is reused from the base through every patch: the base is built first, then
+the objects each patch touches (Kbuild decides which are built under the
+config; a header change also builds a few of its users), and for a
+`full_build` config vmlinux at the series tip.  Errors are reported, and only
+the W=1 warnings that the base build did not have.
+
+Results are cached by (base, the patches up to this one, arch, config), so a
+re-run redoes only what changed; with nothing changed it builds nothing.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+from pathlib import Path
+
+from kernel.build import DEFAULT_TIMEOUT_S, build_series
+from kernel.matrix import Arch, ConfigSpec, available, load_arch, load_config
+from kernel.model import BuildResult, SeriesApply, SeriesBuild
+from kernel.worktree import worktree
+from reviewtool.commands._source import add_source_arguments
+from reviewtool.commands.apply import Prepared, add_tree_arguments, applied_cached, prepare
+from reviewtool.errors import EXIT_CLEAN, EXIT_FINDINGS, UsageError
+from reviewtool.jsondata import dumps, write_atomic
+
+EPILOG = """examples:
+  reviewtool build --bundled pte-v3
+  reviewtool build --mbox series.mbox --tree ~/linux --arch arm64 --config mm-off --json
+
+exit status: 0 no errors and no new warnings, 1 errors, new warnings, time-outs or
+patches that did not (fully) apply, 2 bad input, 3 a tool or the machine failed
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "build", help="build each patch for x86_64 and arm64, features on and off",
+        description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_source_arguments(parser)
+    add_tree_arguments(parser)
+    parser.add_argument("--arch", action="append", metavar="ARCH",
+                        help=f"architecture, repeatable (default: all of {', '.join(available('arches'))})")
+    parser.add_argument("--config", action="append", metavar="NAME",
+                        help=f"config, repeatable (default: all of {', '.join(available('configs'))})")
+    parser.add_argument("--build-timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="SECONDS",
+                        help=f"time limit of one make run; it is killed and reported (default: {DEFAULT_TIMEOUT_S:.0f})")
+    parser.add_argument("--no-full-build", action="store_true",
+                        help="skip vmlinux at the base and tip, even for full_build configs")
+    parser.add_argument("--no-ccache", action="store_true", help="compile without ccache")
+    parser.add_argument("-j", "--jobs", type=int, default=2, metavar="N", help="make -jN (default: 2)")
+    parser.add_argument("--json", action="store_true", help="machine output on stdout")
+    parser.set_defaults(command_module=sys.modules[__name__])
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.jobs < 1 or args.build_timeout <= 0:
+        raise UsageError("--jobs and --build-timeout must be positive")
+    arches = [load_arch(a) for a in args.arch or available("arches")]
+    configs = [load_config(c) for c in args.config or available("configs")]
+    prep = prepare(args, "build")
+    applied = applied_cached(prep)
+    with contextlib.ExitStack() as stack:
+        builder = _LazyBuilder(prep, stack, args)
+        builds = [builder.cached(arch, config) for arch in arches for config in configs]
+    results = {"apply": applied, "builds": builds}
+    write_atomic(prep.run_dir / "build.json", dumps(results) + "\n")
+    if args.json:
+        print(json.dumps(json.loads(dumps(results)), indent=1))
+    else:
+        print(format_table(applied, builds))
+    bad = any(r.status not in ("ok", "nothing-to-build") or r.partial
+              for b in builds for r in [*b.patches, *([b.tip] if b.tip else [])])
+    return EXIT_FINDINGS if bad or prep.series.missing else EXIT_CLEAN
+
+
+class _LazyBuilder:
+    """Cache lookups per patch; the worktree is made (and the series re-applied, for its
+    commits) only when something has to be built."""
+
+    def __init__(self, prep: Prepared, stack: contextlib.ExitStack, args: argparse.Namespace) -> None:
+        self.prep, self.stack, self.args = prep, stack, args
+        self.work: Path | None = None
+        self.applied: SeriesApply | None = None
+
+    def cached(self, arch: Arch, config: ConfigSpec) -> SeriesBuild:
+        full = config.full_build and not self.args.no_full_build
+        common = [self.prep.base.commit, arch.digest, config.digest, full]
+        hashes = self.prep.patch_hashes()
+        fresh: dict[str, SeriesBuild] = {}
+
+        def build_from(first: int) -> SeriesBuild:
+            if "run" not in fresh:
+                fresh["run"] = self._build(arch, config, full, first)
+            return fresh["run"]
+
+        def patch_result(i: int, counter: int) -> BuildResult:
+            run = build_from(counter)
+            return next(r for r in run.patches if r.patch == counter)
+
+        cache = self.prep.cache
+        patches = [cache.get_or_compute("build-patch", [*common, hashes[: i + 1]], BuildResult,
+                                        lambda i=i, c=p.counter: patch_result(i, c))
+                   for i, p in enumerate(self.prep.patches)]
+        head = cache.get_or_compute("build-head", [*common, hashes], SeriesBuild,
+                                    lambda: _head_only(build_from(1)))
+        return SeriesBuild(head.arch, head.config, head.missing_options, head.base, patches, head.tip)
+
+    def _build(self, arch: Arch, config: ConfigSpec, full: bool, first: int) -> SeriesBuild:
+        if self.work is None:
+            self.work = self.stack.enter_context(
+                worktree(self.prep.tree, self.prep.run_dir / "worktree", self.prep.base.commit))
+            self.applied = self.prep.apply_in(self.work)
+        out = self.prep.run_dir / "build" / f"{arch.name}-{config.name}"
+        return build_series(self.work, self.applied, arch, config, out, first=first,
+                            timeout_s=self.args.build_timeout, jobs=self.args.jobs,
+                            ccache=not self.args.no_ccache, full_build=full)
+
+
+def _head_only(run: SeriesBuild) -> SeriesBuild:
+    """The per-series part (base build, tip build, config) without the per-patch results."""
+    return SeriesBuild(run.arch, run.config, run.missing_options, run.base, [], run.tip)
+
+
+def format_table(applied: SeriesApply, builds: list[SeriesBuild]) -> str:
+    lines = []
+    for b in builds:
+        lines.append(f"== {b.arch} / {b.config}" + (f"  (options not available: {', '.join(b.missing_options)})"
+                                                   if b.missing_options else ""))
+        lines.append(f"  base  {b.base.status:16} {len(b.base.objects)} objects, "
+                     f"{b.base.warnings_total} warnings, {b.base.duration_s:.0f} s")
+        for r in [*b.patches, *([b.tip] if b.tip else [])]:
+            name = "tip " if r.target == "vmlinux" else f"{r.patch:>3} "
+            partial = " [partial]" if r.partial else ""
+            lines.append(f"  {name}  {r.status:16}{partial} {', '.join(r.objects) or '-'}  ({r.duration_s:.0f} s)")
+            if r.not_built:
+                lines.append(f"        not built under this config: {', '.join(r.not_built)}")
+            lines += [f"        error: {_where(d)}{d.message}" for d in r.errors]
+            lines += [f"        >> new warning: {_where(d)}{d.message}{f' [{d.flag}]' if d.flag else ''}"
+                      for d in r.new_warnings]
+            if r.log_tail and not r.errors:
+                lines += [f"        | {t}" for t in r.log_tail.splitlines()[-5:]]
+    return "\n".join(lines)
+
+
+def _where(d) -> str:
+    return f"{d.file}:{d.line}: " if d.file else ""
