@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from series.difflines import DiffLine, diff_lines, is_telling, normalise
 from series.model import Patch, ReviewComment, Series
-from series.versions import Pairing
+from series.versions import Pairing, author_email
 
 # The code a comment is about is the quoted code right above it.
 KEY_LINES = 3
@@ -55,10 +55,10 @@ def carry_over(comments_old: list[ReviewComment], old: Series, new: Series,
     The series author's own replies are answers, not review comments, and are
     left out unless `include_author`.
     """
-    me = _email(old.author)
+    me = author_email(old.author)
     out = []
     for c in comments_old:
-        if not include_author and _email(c.author) == me:
+        if not include_author and author_email(c.author) == me:
             continue
         carried = _carry(c, old, new, pairing)
         if c.anchor.inherited_from and carried.status in ("addressed", "open"):
@@ -68,10 +68,6 @@ def carry_over(comments_old: list[ReviewComment], old: Series, new: Series,
         out.append(carried)
     return out
 
-
-def _email(author: str) -> str:
-    m = re.search(r"<([^>]+)>", author)
-    return (m.group(1) if m else author).strip().lower()
 
 
 def _carry(c: ReviewComment, old: Series, new: Series, pairing: Pairing) -> CarriedComment:

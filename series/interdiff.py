@@ -19,7 +19,7 @@ def _as_text(patches: list[Patch]) -> dict[str, list[str]]:
         for fc in patch.files:
             lines = files.setdefault(fc.path, [])
             for hunk in fc.hunks:
-                head, *body = hunk.text.splitlines()
+                body = hunk.text.splitlines()[1:]  # the first line is the @@ header
                 lines.append(f"@@ {hunk.section_header}".rstrip())
                 lines.extend(b for b in body if b[:1] in ("+", "-", " "))
     return files

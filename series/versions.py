@@ -155,7 +155,7 @@ def _check_same_series(a: Series, b: Series) -> None:
         )
     if a.change_id and a.change_id == b.change_id:
         return
-    same_author = _email(a.author) == _email(b.author)
+    same_author = author_email(a.author) == author_email(b.author)
     subjects_a = {bare_subject(r.subject) for r in patch_refs(a)} | {bare_subject(a.subject)}
     subjects_b = {bare_subject(r.subject) for r in patch_refs(b)} | {bare_subject(b.subject)}
     if not same_author or not (subjects_a & subjects_b) - {""}:
@@ -165,7 +165,8 @@ def _check_same_series(a: Series, b: Series) -> None:
         )
 
 
-def _email(author: str) -> str:
+def author_email(author: str) -> str:
+    """The address of a "Name <addr>" author, lower-cased, to tell people apart."""
     m = re.search(r"<([^>]+)>", author)
     return (m.group(1) if m else author).strip().lower()
 
