@@ -282,6 +282,23 @@ class _Placer:
             note.text = f"{header}\n{note.text}"
         self.at_line(note, path, None)
 
+    def on_call(self, note: Note, path: str, header: str, call: str, line: int | None) -> bool:
+        """On the added line calling `call` in the hunk `header`: the kernel side numbers lines
+        in the worktree, which differ from the mail's when a patch applied with an offset."""
+        f = self.files.get(_strip_ab(path))
+        want = header.split("@@")[1:2]
+        for h in f.hunks if f and call and want else []:
+            if h.header.split("@@")[1:2] != want:
+                continue
+            for dl in h.lines:
+                if dl.sign == "+" and re.search(rf"\b{re.escape(call)}\s*\(", dl.text):
+                    note.ident = dl.ident
+                    if dl.new != line:
+                        note.where = f"{_strip_ab(path)}:{line}"
+                    dl.notes.append(note)
+                    return True
+        return False
+
     def on_patch(self, note: Note) -> None:
         note.ident = note.ident or f"{self.view.ident}-notes"
         self.view.notes.append(note)
@@ -390,8 +407,10 @@ def _place_pairscan(value: Any, views: dict[int, PatchView], placers: dict[int, 
         if f.get("path"):
             text += "\n\npath: " + "; ".join(str(p) for p in f["path"])
         note = Note("pairscan", "warning" if conf != "low" else "info", f"{title} [{conf} confidence]", text)
-        # the return it leaks at may be outside the diff; the acquire the patch added is in it
-        placers[counter].at_line(note, f.get("file", ""), f.get("line"), fallback=f.get("acquire_line"))
+        placer = placers[counter]
+        if not placer.on_call(note, f.get("file", ""), f.get("hunk", ""), f.get("acquire", ""), f.get("line")):
+            # the return it leaks at may be outside the diff; the acquire the patch added is in it
+            placer.at_line(note, f.get("file", ""), f.get("line"), fallback=f.get("acquire_line"))
 
 
 def _place_builds(builds: list[dict], views: dict[int, PatchView], placers: dict[int, _Placer]) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from reviewtool.report import count_findings, fence, md_escape, write_report
+from reviewtool.report import build_context, count_findings, fence, md_escape, write_report
 from series.assemble import assemble_series
 from series.comments import extract_comments
 from series.load import bundled_thread_path, load_thread
@@ -210,6 +210,21 @@ def test_version_report_parts(tmp_path: Path) -> None:
     _row_then_note(html, _row_id(html, 14, text), "Still no index.rst entry?")
     _row_then_note(html, _row_id(html, 14, text), "still open from v2: Jonathan Corbet")
     assert count_findings(results) == 1  # open comments are not findings; the missing patch is
+
+
+def test_pair_finding_placed_on_its_acquire_despite_worktree_line_offsets() -> None:
+    series = v3()
+    patch = next(p for p in series.patches if p.counter == 11)
+    fc = next(f for f in patch.files if f.path == "mm/hmm.c")
+    header = fc.hunks[0].text.splitlines()[0]
+    finding = {"file": "mm/hmm.c", "hunk": header, "line": 393, "function": "hmm_vma_walk_pmd", "kind": "leak",
+               "acquire": "pte_tryget_map", "acquire_line": 384, "confidence": "high",
+               "message": "returns at line 393 after pte_tryget_map() at line 384 without pte_put()"}
+    results = {"series": dataclasses.asdict(series), "pairscan": [{"patch": 11, "findings": [finding]}]}
+    view = next(p for p in build_context(results)["patches"] if p.counter == 11)
+    placed = [(dl.sign + dl.text, n.where) for f in view.files for h in f.hunks for dl in h.lines
+              for n in dl.notes if n.kind == "pairscan"]
+    assert placed == [("+\tptep = pte_tryget_map(pmdp, addr);", "mm/hmm.c:393")]
 
 
 def test_skipped_and_absent_stages_are_named(tmp_path: Path) -> None:
