@@ -15,6 +15,7 @@ from pathlib import Path
 
 import jinja2
 
+from reviewtool.report import md_escape
 from series.carryover import CarriedComment, carry_over
 from series.changelog import check_claims, parse_changelog
 from series.comments import extract_comments
@@ -154,9 +155,8 @@ def version_report(series_list: list[Series],
 
 
 def _md_cell(text: object) -> str:
-    """Mail text inside a Markdown table cell: one line, no table breaks, no raw HTML."""
-    s = " ".join(str(text).split())
-    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+    """Mail text inside a Markdown table cell: one line, made inert as the review report does."""
+    return md_escape(" ".join(str(text).split()))
 
 
 def _fence(text: str) -> str:
