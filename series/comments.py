@@ -491,6 +491,8 @@ def _is_pleasantry(lines: list[str], author: str) -> bool:
             continue  # "David / dhildenb"
         if len(lines) == 1 and re.fullmatch(r"-{0,2}\s?[A-Za-z][\w.'-]{0,15}", s):
             continue  # a bare name or nickname: "jon", "-Kees"
+        if len(lines) == 1 and 1 < len(words) <= 3 and words[-1] in name_words:
+            continue  # "Thinks, Qi": a sign-off, typo or not
         return False
     return True
 
