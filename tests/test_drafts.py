@@ -15,7 +15,10 @@ from aiosmtpd.controller import Controller
 from reviewtool.drafts import write_drafts
 from reviewtool.errors import UsageError
 from series.load import bundled_thread_path
-from test_report import COVER, _first_added, _results, v3
+import dataclasses
+
+from series.assemble import assemble_series
+from test_report import COVER, EVIL_SCRIPT, EVIL_SUBJECT, _first_added, _hostile_messages, _results, v3
 
 FROM = "Rev Iewer <rev@example.org>"
 
@@ -160,6 +163,28 @@ def test_without_the_original_mails_only_the_author_is_addressed(tmp_path: Path)
     assert msg["To"] == "Qi Zheng <zhengqi.arch@bytedance.com>" and msg["Cc"] is None
     assert msg["In-Reply-To"] == "<20211110105428.32458-3-zhengqi.arch@bytedance.com>"
     assert msg["References"].split() == [COVER, "<20211110105428.32458-3-zhengqi.arch@bytedance.com>"]
+
+
+def test_hostile_subject_and_sender_stay_inert_in_a_draft(tmp_path: Path) -> None:
+    mails = _hostile_messages()
+    series = assemble_series(mails)
+    path, line, _ = _first_added(series, 1)
+    results = {"series": dataclasses.asdict(series),
+               "checkpatch": [{"patch": 1, "level": "ERROR", "type": "X", "file": path, "line": line,
+                               "message": EVIL_SCRIPT}]}
+    paths = write_drafts(results, series, tmp_path, FROM, messages=mails)
+    assert sorted(p.name for p in paths)[0] == "0000-cover.eml" and len(paths) == 2
+    assert all(re.fullmatch(r"\d{4}-[a-z0-9-]+\.eml", p.name) for p in paths)
+    draft = next(p for p in paths if p.name.startswith("0001-"))
+    msg = _read(draft)
+    assert msg["Subject"] == f"Re: [PATCH v3 01/15] {EVIL_SUBJECT}"
+    assert EVIL_SCRIPT in msg.get_content()
+    out = subprocess.run(
+        ["git", "send-email", "--dry-run", "--confirm=never", f"--from={FROM}", "--smtp-server=/bin/true",
+         "--suppress-cc=all", "--no-validate", str(draft)],
+        capture_output=True, text=True, timeout=120, env=_git_env(tmp_path), cwd=tmp_path)
+    assert out.returncode == 0 and "Dry-OK." in out.stdout, out.stderr
+    assert not Path("/tmp/reviewtool-pwned").exists()
 
 
 def test_no_sender_is_a_usage_error(tmp_path: Path) -> None:
