@@ -3,11 +3,16 @@
 The functions a patch touches are scanned as they are after the patch and as
 they were before it (kernel.pairscan); only findings the post-image has more
 of than the pre-image are reported, matched by (function, kind, resource,
-statement text) so that line shifts do not matter.  When the full post-image
-of a file is not known (the patch did not apply), each hunk is scanned alone
-(its context and added lines, then its context and removed lines); then only
-returns and double releases inside the hunk can be judged, and findings have
-"low" confidence.
+statement text) so that line shifts do not matter.
+
+When the post-image of a file is not known (the patch did not apply), each
+hunk is scanned alone (its context and added lines, then its context and
+removed lines): only returns and double releases inside the hunk can be
+judged, and findings have "low" confidence.  When only some hunks are in the
+post-image (series_pair_findings on a tree that is not the series' base),
+the functions they touch are analysed whole ("medium" confidence), the
+functions of the other hunks from those hunks alone, and a leak whose
+release call appears in a hunk that did not fit is not reported.
 """
 from __future__ import annotations
 

@@ -44,6 +44,9 @@ MAX_STATES = 20000
 PATH_STEPS = 8  # branch decisions kept to explain a finding
 
 _TRANSPARENT_CALLS = {"likely", "unlikely", "WARN_ON", "WARN_ON_ONCE", "READ_ONCE"}
+# Statements after which a path does not go on: assertions take their argument as the condition.
+_ASSERTS = {"BUG_ON", "VM_BUG_ON", "BUILD_BUG_ON"}
+_NORETURN = {"BUG", "panic", "unreachable", "do_exit"}
 _NULLS = {"NULL", "0", "false"}
 
 
@@ -74,7 +77,7 @@ class PairFinding:
 
 @dataclass
 class _Cfg:
-    kind: str  # effect | branch | multi | return | exit | nop | goto
+    kind: str  # effect | branch | multi | return | exit | nop | goto | dead (BUG(): no exit)
     line: int
     ast: Node | None = None
     succ: list[int] = field(default_factory=list)
@@ -113,7 +116,16 @@ class _Builder:
         if t == "compound_statement":
             return self.seq([c for c in n.named_children if c.type != "comment"], succ, brk, cont)
         if t == "expression_statement":
-            return self._new("effect", line, n, [succ]) if n.named_child_count else succ
+            if not n.named_child_count:
+                return succ
+            call = n.named_children[0]
+            name = _call_name(call) if call.type == "call_expression" else ""
+            args = call.child_by_field_name("arguments") if name else None
+            if name in _ASSERTS and args is not None and args.named_child_count == 1:
+                return self.cond(args.named_children[0], self._new("dead", line), succ)
+            if name in _NORETURN:
+                return self._new("dead", line)
+            return self._new("effect", line, n, [succ])
         if t == "declaration":
             has_init = any(c.type == "init_declarator" for c in n.named_children)
             return self._new("effect", line, n, [succ]) if has_init else succ

@@ -191,3 +191,9 @@ static int by_value_argument_keeps_facts(struct mm_struct *mm, pmd_t *pmd, unsig
 		pte_put(mm, pmd, addr);
 	return err;
 }
+
+static void assertion_is_not_a_path(struct mm_struct *mm)
+{
+	BUG_ON(mmap_read_trylock(mm));
+	do_something();
+}
