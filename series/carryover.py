@@ -86,6 +86,11 @@ def _carry(c: ReviewComment, old: Series, new: Series, pairing: Pairing) -> Carr
     present = [p for p in new.patches if p.counter in succ]
     missing = [n for n in succ if new_refs[n].missing]
     where = f"v{new.revision} " + ", ".join(str(n) for n in succ)
+    if not present:
+        out.confidence = "high"
+        out.evidence = (f"its successor {where}/{new.expected} is missing from the archive "
+                        f"(paired by subject): cannot tell")
+        return out
     if a.level == "commit-message":
         return _in_messages(out, a.quoted, present, where)
     keys = _key_lines(a.quoted)

@@ -166,3 +166,11 @@ def test_author_replies_are_not_review_comments() -> None:
     assert not [c for c in carried if "zhengqi.arch@bytedance.com" in c.author]
     every = carry_over(comments, rev(2), rev(3), pair_patches(rev(2), rev(3)), include_author=True)
     assert len(every) == len(comments) > len(carried)
+
+
+def test_comment_whose_successor_is_missing_is_unknown() -> None:
+    """Muchun's typo fixes on v1 3/7 went to v2 2/9, which the archive lacks: no verdict."""
+    comments = [c for c in extract_comments(rev(1)) if c.anchor.patch_counter == 3]
+    assert comments
+    for c in carry_over(comments, rev(1), rev(2), pair_patches(rev(1), rev(2))):
+        assert c.status == "unknown" and "missing from the archive" in c.evidence
