@@ -131,6 +131,16 @@ class _PatchIndex:
             return []
         return self.by_key.get((" ", norm), [])
 
+    def hunk_at(self, path: str, target_start: int) -> tuple[int, int] | None:
+        """(file, hunk) whose @@ line says +target_start, in `path` when it is known."""
+        for fi, fc in enumerate(self.patch.files):
+            if path and path not in (fc.path, fc.old_path):
+                continue
+            for hi, hunk in enumerate(fc.hunks):
+                if hunk.target_start == target_start:
+                    return fi, hi
+        return None
+
     def is_last_line(self, index: int) -> bool:
         return index == len(self.lines) - 1 or all(not pl.norm for pl in self.lines[index + 1:])
 
@@ -276,12 +286,12 @@ def _align(pidx: _PatchIndex, quoted: list[_Quoted], last: int) -> tuple[list[in
     return best[1], best[0], ambiguous
 
 
-def anchor_in_patch(patch: Patch, quote: list[str]) -> Anchor | None:
+def anchor_in_patch(patch: Patch, quote: list[str], pidx: _PatchIndex | None = None) -> Anchor | None:
     """Anchor of a paragraph written under `quote` (lines of the patch mail, markers removed).
 
-    None when nothing in the quote is from this patch.
+    None when nothing in the quote is from this patch. `pidx`: the patch's index, when reused.
     """
-    pidx = _PatchIndex(patch)
+    pidx = pidx or _PatchIndex(patch)
     quoted = _classify(pidx, quote)
     significant = [i for i, q in enumerate(quoted) if q.kind != "content" or q.cands or q.cm_line is not None]
     if not significant:
@@ -307,8 +317,9 @@ def anchor_in_patch(patch: Patch, quote: list[str]) -> Anchor | None:
     end = pidx.lines[chain[-1]]
     hunks_quoted = {(pidx.lines[q.cands[0]].file_index, pidx.lines[q.cands[0]].hunk_index)
                     for q in quoted if len(q.cands) == 1}
-    hunks_quoted |= {(0, q.hint_target) for q in quoted if q.hint_target is not None}
-    if len(hunks_quoted) > 2 and pidx.is_last_line(chain[-1]):
+    hunks_quoted |= {pidx.hunk_at(q.hint_file, q.hint_target) for q in quoted if q.hint_target is not None}
+    hunks_quoted.discard(None)
+    if len(hunks_quoted) > 1 and pidx.is_last_line(chain[-1]):
         # the whole patch quoted with the comment at its end: about the patch, not its last line
         return Anchor("patch", patch.counter, confidence="high")
     fc = patch.files[end.file_index]
@@ -354,6 +365,7 @@ class _ThreadAnchoring:
         self.patches = {p.counter: p for p in series.patches}
         self.patch_by_msgid = {p.msgid: p for p in series.patches}
         self.own: dict[str, _OwnText] = {}
+        self.indexes: dict[str, _PatchIndex] = {}
 
     def ancestor(self, msg: Message, steps: int) -> Message | None:
         cur: Message | None = msg
@@ -452,7 +464,9 @@ class _ThreadAnchoring:
                 return inherited
         if patch is None:
             return None
-        found = anchor_in_patch(patch, tail)
+        if patch.msgid not in self.indexes:
+            self.indexes[patch.msgid] = _PatchIndex(patch)
+        found = anchor_in_patch(patch, tail, self.indexes[patch.msgid])
         if found is not None and (target is None or target.kind != "patch"):
             # not where the quote depth says the patch is: trust it less
             found = replace(found, confidence="medium" if found.confidence == "high" else "low")

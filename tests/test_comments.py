@@ -159,3 +159,25 @@ def test_commit_message_quote_with_snip(snip: str) -> None:
     series = _with_replies(("c@x", p1.msgid, body))
     (c,) = _by_msgid(extract_comments(series), "c@x")
     assert (c.anchor.level, c.anchor.line) == ("commit-message", last + 1)
+
+
+def test_whole_patch_quote_is_about_the_patch_but_last_hunk_quote_is_about_its_line() -> None:
+    base = bundled_series("pte-v3")
+    patch = next(p for p in base.patches if sum(len(f.hunks) for f in p.files) >= 2)
+    last_file = patch.files[-1]
+    last_hunk = last_file.hunks[-1]
+    whole = "\n".join("> " + x for x in patch.diff.rstrip("\n").splitlines())
+    only_last = "\n".join("> " + x for x in last_hunk.text.rstrip("\n").splitlines())
+    series = _with_replies(("w@x", patch.msgid, whole + "\n\nNice cleanup.\n"),
+                           ("l@x", patch.msgid, only_last + "\n\nThis hunk needs a comment.\n"))
+    comments = extract_comments(series)
+    (w,) = _by_msgid(comments, "w@x")
+    assert (w.anchor.level, w.anchor.patch_counter) == ("patch", patch.counter)
+    (last,) = _by_msgid(comments, "l@x")
+    lines = last_hunk.text.splitlines()[1:]
+    end = last_hunk.target_start + sum(1 for x in lines if x[:1] in " +") - 1
+    while lines and not lines[-1][1:].strip():  # blank context lines at the end are not matched
+        lines.pop()
+        end -= 1
+    assert (last.anchor.level, last.anchor.path, last.anchor.hunk_index, last.anchor.line) == \
+        ("hunk", last_file.path, len(last_file.hunks) - 1, end)
