@@ -75,7 +75,8 @@ def _carry(c: ReviewComment, old: Series, new: Series, pairing: Pairing) -> Carr
     out = CarriedComment(c.msgid, c.author, c.date, c.text, old.revision, a.patch_counter, a.path,
                          a.line, new.revision, "unknown", "", quoted=list(a.quoted))
     if a.patch_counter is None:
-        return _by_identifiers(out, c.text, old.patches, new.patches, "the series")
+        out = _by_identifiers(out, c.text, old.patches, new.patches, "the series")
+        return out if out.status != "unknown" else _by_patch_numbers(out, c.text, old, pairing)
     succ = pairing.successors(a.patch_counter)
     new_refs = {r.counter: r for r in pairing.new_patches}
     if not succ:
@@ -117,6 +118,33 @@ def _carry(c: ReviewComment, old: Series, new: Series, pairing: Pairing) -> Carr
         out.evidence = (f"quoted line {gone!r} no longer in {where}"
                         + (f" ({len(found)}/{len(keys)} quoted lines remain)" if found else "")
                         + (f"; v{new.revision} {', '.join(map(str, missing))} missing from the archive" if missing else ""))
+    return out
+
+
+_PATCH_NO = re.compile(r"(?:#|\bpatch(?:es)?\s+#?|\[PATCH[^\]]*?\s)(\d+)(?:/\d+\])?", re.I)
+_RESTRUCTURED = {"split", "merged", "reworked", "dropped"}
+
+
+def _by_patch_numbers(out: CarriedComment, text: str, old: Series, pairing: Pairing) -> CarriedComment:
+    """A series-level comment naming patches ("merge #8 into #6") is about the series' shape.
+
+    If every patch it names was split, merged, reworked or dropped, the
+    author restructured around it; if they all carried on one to one, not.
+    """
+    named = sorted({int(n) for n in _PATCH_NO.findall(text) if 1 <= int(n) <= old.expected})
+    kinds = {g.kind for n in named for g in pairing.groups if n in g.old}
+    if not named or not kinds or "missing" in kinds:
+        return out
+    groups = "; ".join(f"{g.kind}: v{old.revision} {', '.join(map(str, g.old))} -> "
+                       f"v{pairing.new_revision} {', '.join(map(str, g.new)) or 'nothing'}"
+                       for g in pairing.groups if set(g.old) & set(named))
+    out.confidence = "low"
+    if kinds <= _RESTRUCTURED:
+        out.status = "addressed"
+        out.evidence = f"names patch(es) {', '.join(map(str, named))}, restructured since: {groups}"
+    elif not kinds & _RESTRUCTURED:
+        out.status = "open"
+        out.evidence = f"names patch(es) {', '.join(map(str, named))}, carried on one to one: {groups}"
     return out
 
 
