@@ -20,7 +20,10 @@ from b4.review import checks
 from series.b4env import isolated_b4
 from series.load import bundled_thread_path, load_thread
 
-CMD = f"{sys.executable} -m reviewtool b4-check"
+# The installed console script, as a user configures it. (`python -m reviewtool` would not do
+# here: run in a kernel tree, the tree's kernel/ directory shadows reviewtool's `kernel` package.)
+SCRIPT = Path(sys.executable).parent / "reviewtool"
+CMD = f"{SCRIPT} b4-check"
 
 
 def _mail(msgid_prefix: str) -> EmailMessage:
@@ -83,7 +86,7 @@ def test_a_mail_without_a_diff_fails_with_a_message(kernel_tree: Path, monkeypat
 
 
 def test_empty_stdin_is_bad_input(tmp_path: Path) -> None:
-    out = subprocess.run([sys.executable, "-m", "reviewtool", "b4-check", "--no-pairs",
+    out = subprocess.run([str(SCRIPT), "b4-check", "--no-pairs",
                           "--checkpatch", str(tmp_path / "none.pl")],
                          input=b"", capture_output=True, timeout=60, cwd=tmp_path,
                          env={**os.environ, "GIT_CONFIG_NOSYSTEM": "1"})
