@@ -21,7 +21,7 @@ _DIAG = re.compile(
     r"^(?P<file>[^\s:][^:]*):(?P<line>\d+):(?:(?P<col>\d+):)? "
     r"(?P<sev>warning|error|fatal error): (?P<msg>.*?)(?: \[(?P<flag>-W[^\]]+)\])?$")
 _LD = re.compile(r"^(?:\S*-)?ld(?:\.bfd)?: (?P<msg>.*)$")
-_LD_NOISE = re.compile(r"\(\.[\w.]+\+0x[0-9a-f]+\)")
+_LD_NOISE = re.compile(r":\(\.[\w.]+\+0x[0-9a-f]+\)")
 _QUIET = re.compile(r"^  [A-Z][A-Z0-9_]*(?: \[M\])?\s+(?P<obj>\S+)$")
 _FAILED = re.compile(r"\*\*\* \[[^\]]*?: (?P<obj>[^\]\s]+)\] (?:Error|Killed)")
 
