@@ -501,6 +501,17 @@ def build_context(results: dict) -> dict[str, Any]:
     for n, v in views.items():
         _place_apply(v.apply, v, placers[n])
 
+    series_notes = _merge_paragraphs(series_notes)
+    for v in views.values():
+        v.notes = _merge_paragraphs(v.notes)
+        for cl in v.commit:
+            cl.notes = _merge_paragraphs(cl.notes)
+        for f in v.files:
+            f.notes = _merge_paragraphs(f.notes)
+            for h in f.hunks:
+                for dl in h.lines:
+                    dl.notes = _merge_paragraphs(dl.notes)
+
     cells = sorted({f"{b.get('arch', '?')}/{b.get('config', '?')}" for b in builds})
     base_builds = {f"{b.get('arch', '?')}/{b.get('config', '?')}": b.get("status", "")
                    for b in builds if _counter(b.get("patch")) == 0}
@@ -532,6 +543,19 @@ def _meta(meta: dict) -> dict[str, Any]:
     return {"tool": tool, "run_time": meta.get("run_time") or meta.get("started") or "",
             "source": meta.get("source") or "", "arguments": meta.get("arguments") or "",
             "tree": meta.get("tree") or ""}
+
+
+def _merge_paragraphs(notes: list[Note]) -> list[Note]:
+    """Consecutive paragraphs of one mail at one place read as that mail, not as N boxes."""
+    out: list[Note] = []
+    for n in notes:
+        prev = out[-1] if out else None
+        if prev and n.kind == prev.kind == "comment" and n.link == prev.link and n.title == prev.title:
+            out[-1] = Note(prev.kind, prev.severity, prev.title, f"{prev.text}\n\n{n.text}", prev.ident,
+                           prev.link, prev.where)
+        else:
+            out.append(n)
+    return out
 
 
 def _version_groups(versions: Any) -> list[dict]:

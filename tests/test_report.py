@@ -179,6 +179,9 @@ def test_report_of_real_thread(tmp_path: Path) -> None:
     _row_then_note(dom, row3, "x86_64/tinyconfig+mm, arm64/tinyconfig+mm")  # merged across builds
     # the overview's finding list links to the row holding the finding
     assert f'href="#{row3}"' in dom
+    # one box per mail and place: Jason's paragraphs on the cover letter read together
+    first = dom.index("So, this approach basically adds two atomics")
+    assert dom.index("Compared to two atomics per PTE") < dom.index('<div class="note', first)
     # syntax highlighting from pygments
     assert '<span class="k">' in dom or '<span class="kt">' in dom
 
