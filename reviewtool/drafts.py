@@ -203,6 +203,7 @@ def _summary_lines(ctx: dict, patches: list[PatchView], kinds: tuple[str, ...]) 
         broken = sorted({cell for p in patches for cell, st in p.builds.items() if st not in ("ok", "")})
         paras.append(f"Built each patch for {', '.join(ctx['build_cells'])}"
                      + (f"; problems on {', '.join(broken)}." if broken else "; all built cleanly."))
+    paras += [f"{n.title}, {n.where}: {n.text}" for n in ctx["tip_notes"]]
     for name, why in ctx["skipped"]:
         if name != "comments":
             paras.append(f"Not checked: {name} ({why}).")

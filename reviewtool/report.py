@@ -163,9 +163,37 @@ def _counter(value: Any) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def build_results(results: dict) -> list[dict]:
+def _build_groups(results: dict) -> list[dict]:
     value, _ = section(results, "build")
     return _items(value, "results", "builds")
+
+
+def build_results(results: dict) -> list[dict]:
+    """Every object build: base (patch 0) and each patch, from per arch/config groups
+    (`kernel.model.SeriesBuild`) or a flat list of `BuildResult`."""
+    out: list[dict] = []
+    for item in _build_groups(results):
+        if isinstance(item.get("patches"), list):
+            out += [b for b in [item.get("base"), *item["patches"]] if isinstance(b, dict)]
+        else:
+            out.append(item)
+    return out
+
+
+def tip_builds(results: dict) -> list[dict]:
+    """The full vmlinux builds at the series tip (configs that ask for one)."""
+    return [g["tip"] for g in _build_groups(results) if isinstance(g.get("tip"), dict)]
+
+
+def _diag_key(d: dict) -> tuple:
+    return (d.get("file"), d.get("line"), d.get("severity"), d.get("message"))
+
+
+def _new_tip_diagnostics(results: dict) -> list[tuple[dict, dict]]:
+    """(tip build, diagnostic) the per-patch builds did not already report."""
+    seen = {_diag_key(d) for b in build_results(results) for d in (b.get("errors") or []) + (b.get("new_warnings") or [])}
+    return [(t, d) for t in tip_builds(results) for d in (t.get("errors") or []) + (t.get("new_warnings") or [])
+            if _diag_key(d) not in seen]
 
 
 def _is_counted_checkpatch(f: dict) -> bool:
@@ -182,10 +210,12 @@ def count_findings(results: dict) -> int:
     n = len(results.get("series", {}).get("missing", []) or [])
     apply, _ = section(results, "apply")
     n += sum(1 for p in _items(apply, "patches") if p.get("status") not in ("clean", None))
-    for b in build_results(results):
-        n += len(b.get("errors") or []) + len(b.get("new_warnings") or [])
+    for b in build_results(results) + tip_builds(results):
         if b.get("status") == "timeout":
             n += 1
+    for b in build_results(results):
+        n += len(b.get("errors") or []) + len(b.get("new_warnings") or [])
+    n += len(_new_tip_diagnostics(results))
     checkpatch, _ = section(results, "checkpatch")
     n += sum(1 for _, f in per_patch_findings(checkpatch) if _is_counted_checkpatch(f))
     pairscan, _ = section(results, "pairscan")
@@ -515,6 +545,17 @@ def build_context(results: dict) -> dict[str, Any]:
     cells = sorted({f"{b.get('arch', '?')}/{b.get('config', '?')}" for b in builds})
     base_builds = {f"{b.get('arch', '?')}/{b.get('config', '?')}": b.get("status", "")
                    for b in builds if _counter(b.get("patch")) == 0}
+    tips = {f"{t.get('arch', '?')}/{t.get('config', '?')}": t.get("status", "") for t in tip_builds(results)}
+    tip_notes = [Note("build", d.get("severity", "error"),
+                      f"vmlinux at the series tip ({t.get('arch', '?')}/{t.get('config', '?')})",
+                      f"{d.get('message', '')}" + (f" [{d['flag']}]" if d.get("flag") else ""),
+                      ident="tip-build", where=f"{d.get('file', '')}:{d.get('line', '')}")
+                 for t, d in _new_tip_diagnostics(results)]
+    tip_notes += [Note("build", "error", f"vmlinux at the series tip ({t.get('arch')}/{t.get('config')}): "
+                       f"{t.get('status')}", t.get("log_tail", ""), ident="tip-build")
+                  for t in tip_builds(results) if t.get("status") in ("timeout", "errors") and not t.get("errors")]
+    config_notes = [f"{g.get('arch', '?')}/{g.get('config', '?')}: not set after olddefconfig: "
+                    + ", ".join(g["missing_options"]) for g in _build_groups(results) if g.get("missing_options")]
     totals: Counter = Counter()
     for v in views.values():
         totals.update(v.counts)
@@ -529,6 +570,9 @@ def build_context(results: dict) -> dict[str, Any]:
         "series_notes": series_notes,
         "build_cells": cells,
         "base_builds": base_builds,
+        "tip_builds": tips,
+        "tip_notes": tip_notes,
+        "config_notes": config_notes,
         "totals": totals,
         "findings": count_findings(results),
         "skipped": skipped,

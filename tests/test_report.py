@@ -96,10 +96,17 @@ def _results(series: Series) -> dict:
     b_path, b_line, _ = _first_added(series, 3)
     diag = {"file": b_path, "line": b_line, "column": 5, "severity": "error",
             "message": "implicit declaration of function 'pte_offset_map_lock'", "flag": ""}
-    builds = [{"patch": n, "arch": arch, "config": "tinyconfig+mm", "target": "objects",
-               "status": "errors" if n == 3 else "ok", "partial": False,
-               "errors": [diag] if n == 3 else [], "new_warnings": []}
-              for n in (0, 1, 2, 3) for arch in ("x86_64", "arm64")]
+    def built(n: int, arch: str) -> dict:
+        return {"patch": n, "arch": arch, "config": "tinyconfig+mm", "target": "objects",
+                "status": "errors" if n == 3 else "ok", "partial": False,
+                "errors": [diag] if n == 3 else [], "new_warnings": []}
+    tip_warning = {"file": "mm/memory.c", "line": 77, "column": 1, "severity": "warning",
+                   "message": "'pte_free_defer' defined but not used", "flag": "-Wunused-function"}
+    builds = [{"arch": arch, "config": "tinyconfig+mm", "missing_options": ["CONFIG_FREE_USER_PTE"] if arch == "arm64" else [],
+               "base": built(0, arch), "patches": [built(n, arch) for n in (1, 2, 3)],
+               "tip": {**built(15, arch), "target": "vmlinux", "status": "new-warnings", "errors": [diag],
+                       "new_warnings": [tip_warning]} if arch == "x86_64" else None}
+              for arch in ("x86_64", "arm64")]  # as kernel.model.SeriesBuild
     return {
         "meta": {"tool_version": "0.1.0", "run_time": "2026-11-25T21:00:00Z", "source": "bundled pte-v3",
                  "arguments": ["review", "--bundled", "pte-v3"]},
@@ -163,6 +170,11 @@ def test_report_of_real_thread(tmp_path: Path) -> None:
     for cell in ("x86_64/tinyconfig+mm", "arm64/tinyconfig+mm"):
         assert f"<th>{cell}</th>" in dom
     assert dom.count('<td class="st-errors">errors</td>') == 2  # patch 3 on both arches
+    assert '<td class="st-new-warnings">new-warnings</td>' in dom  # the tip row (x86_64 only)
+    assert "arm64/tinyconfig+mm: not set after olddefconfig: CONFIG_FREE_USER_PTE" in text
+    tip = dom[dom.index('id="tip-build"'):]
+    assert "'pte_free_defer' defined but not used [-Wunused-function]" in tip
+    assert "mm/memory.c:77" in tip
 
     # reviewers' comment under the line it quotes: "+.. _pte_ref:" of patch 14
     row = _row_id(dom, 14, "+.. _pte_ref:")
@@ -188,7 +200,8 @@ def test_report_of_real_thread(tmp_path: Path) -> None:
     assert count_findings(results) == (
         1  # missing patch 9
         + sum(1 for p in series.patches if p.counter >= 4)  # failed to apply
-        + 2  # build errors (x86_64, arm64)
+        + 2  # build errors (x86_64, arm64); the tip's same error is not counted twice
+        + 1  # the tip's new warning
         + 1  # checkpatch warning (CHECK not counted)
         + 1  # pair scan
     )
