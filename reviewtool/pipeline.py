@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import os
 import sys
 from dataclasses import dataclass, field
 from importlib.metadata import version
@@ -21,7 +22,9 @@ from typing import Any
 from kernel import checkpatch, pairdiff, pairrules
 from kernel.apply import apply_series
 from kernel.base import choose_base
-from kernel.model import PatchText, SeriesApply
+from kernel.build import build_series
+from kernel.matrix import load_arch, load_config
+from kernel.model import PatchText, SeriesApply, SeriesBuild
 from kernel.tree import resolve_tree
 from kernel.worktree import worktree
 from reviewtool.cache import StageCache
@@ -38,6 +41,7 @@ class ReviewOptions:
     """What the user asked for; defaults are those of `reviewtool review`."""
 
     run_dir: Path
+    cache_dir: Path  # stage results and the builds' O= directories
     tree: Path | None = None
     base: str = ""
     arches: list[str] = field(default_factory=lambda: ["x86_64", "arm64"])
@@ -144,6 +148,28 @@ def run_pairscan(series: Series, applied: SeriesApply | None, tree: Path,
     return out
 
 
+def run_builds(work: Path, tree: Path, series: Series, applied: SeriesApply, opts: ReviewOptions,
+               cache: StageCache) -> list[SeriesBuild]:
+    """Every arch x config; each cached by (base, patch mails, apply outcome, arch file,
+    config file), with one O= directory per tree, arch and config kept across runs."""
+    applied_key = [(r.counter, r.status, sorted(r.applied_files)) for r in applied.patches]
+    mails = [sha256(p.mbox) for p in series.patches]
+    tree_id = sha256(str(tree.resolve()))[:12]
+    results = []
+    for arch_name in opts.arches:
+        arch = load_arch(arch_name)
+        for config_name in opts.configs:
+            config = load_config(config_name)
+            out = opts.cache_dir / "builds" / tree_id / f"{arch.name}-{config.name}"
+            key = [applied.base.commit, mails, applied_key, arch.digest, config.digest, opts.build_timeout]
+            progress(f"build {arch.name}/{config.name}: base and {len(applied.patches)} patches")
+            results.append(cache.get_or_compute(
+                "build", key, SeriesBuild,
+                lambda: build_series(work, applied, arch, config, out, timeout_s=opts.build_timeout,
+                                     jobs=opts.jobs or os.cpu_count() or 1)))
+    return results
+
+
 def run_review(thread: Thread, series: Series, opts: ReviewOptions, cache: StageCache,
                earlier: list[Series]) -> dict[str, Any]:
     """All stages for one revision of a thread; returns the dict written as results.json."""
@@ -176,7 +202,10 @@ def run_review(thread: Thread, series: Series, opts: ReviewOptions, cache: Stage
             results["pairscan"] = run_pairscan(series, applied, tree, cache)
         else:
             results["checkpatch"] = results["pairscan"] = {"status": "skipped", "reason": "--no-checks"}
-        results["build"] = {"status": "skipped", "reason": "--no-build" if not opts.build else "not wired yet"}
+        if opts.build:
+            results["build"] = to_jsonable(run_builds(work, tree, series, applied, opts, cache))
+        else:
+            results["build"] = {"status": "skipped", "reason": "--no-build"}
     if earlier:
         progress(f"versions: v{', v'.join(str(s.revision) for s in earlier)} -> v{series.revision}")
         results["versions"] = version_report([*earlier, series])

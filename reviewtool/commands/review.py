@@ -59,6 +59,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--from", dest="mail_from", metavar="'NAME <EMAIL>'",
                         help="From: of the reply drafts (default: git config user.name/user.email)")
     parser.add_argument("--jobs", "-j", type=int, metavar="N", help="parallel jobs (default: all cores)")
+    parser.add_argument("--cache-dir", type=Path, metavar="DIR",
+                        help="stage results and build directories (default: $REVIEWTOOL_CACHE, "
+                             "else ~/.cache/reviewtool; the managed kernel tree stays there too)")
     parser.add_argument("--no-cache", action="store_true", help="recompute every stage")
     parser.add_argument("--json", action="store_true", help="print results.json on stdout")
     parser.set_defaults(command_module=sys.modules[__name__])
@@ -86,13 +89,14 @@ def run(args: argparse.Namespace) -> int:
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
     thread = load_from_args(args)
-    cache = StageCache(default_cache_dir(), enabled=not args.no_cache)
+    cache_dir = args.cache_dir or default_cache_dir()
+    cache = StageCache(cache_dir, enabled=not args.no_cache)
     series = load_series(thread, args.revision, cache)
     run_dir = args.out or Path("runs") / f"{_slug(series.subject)}-v{series.revision}"
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "thread.mbox").write_bytes(thread.raw)
     opts = ReviewOptions(
-        run_dir=run_dir.resolve(), tree=args.tree, base=args.base,
+        run_dir=run_dir.resolve(), cache_dir=cache_dir.resolve(), tree=args.tree, base=args.base,
         arches=args.arch or ["x86_64", "arm64"], configs=args.config or ["mm-on", "mm-off"],
         build=not args.no_build, checks=not args.no_checks, checkpatch_script=args.checkpatch,
         jobs=args.jobs)

@@ -1,0 +1,93 @@
+"""`reviewtool review` end to end on the bundled v3 thread and the real 6.1 tree.
+
+Builds are left to tests/test_kernel_build*.py (they are the slow part); here
+every other stage runs for real, through the installed console command.
+"""
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.kernel
+
+
+def _review(out: Path, cache: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["reviewtool", "review", "--bundled", "pte-v3",
+         "--previous", "bundled:pte-v2", "--no-build", "--from", "Rev Iewer <rev@example.org>",
+         "--out", str(out), "--cache-dir", str(cache), *extra],
+        capture_output=True, text=True, timeout=1200, check=False,
+        env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"})
+
+
+@pytest.fixture(scope="module")
+def run(kernel_tree: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
+    """One review run on the session's managed tree, with a stage cache of its own."""
+    cache = tmp_path_factory.mktemp("stage-cache")
+    out = tmp_path_factory.mktemp("review") / "run"
+    proc = _review(out, cache)
+    assert proc.returncode == 1, proc.stderr[-3000:]  # v3 has checkpatch warnings: findings
+    return out, cache, proc.stderr
+
+
+def test_run_directory_is_complete(run: tuple[Path, Path, str]) -> None:
+    out, _, _ = run
+    for name in ("thread.mbox", "results.json", "report.html", "report.md",
+                 "versions/versions.html", "drafts/0000-cover.eml"):
+        assert (out / name).is_file(), name
+    assert not (out / "worktree").exists(), "the worktree must be removed at the end"
+    bundled = Path(__file__).parents[1] / "reviewtool" / "threads" / "pte-v3.mbox"
+    assert (out / "thread.mbox").read_bytes() == bundled.read_bytes()
+
+
+def test_results_record_every_stage(run: tuple[Path, Path, str]) -> None:
+    results = json.loads((run[0] / "results.json").read_text())
+    assert results["series"]["missing"] == [9]
+    statuses = {p["counter"]: p["status"] for p in results["apply"]["patches"]}
+    assert sorted(statuses) == [n for n in range(1, 16) if n != 9]
+    assert statuses[1] == "failed"  # filemap_map_pmd() differs in 6.1
+    assert {statuses[8], statuses[12], statuses[14]} == {"clean"}
+    assert results["apply"]["base"]["source"] == "head"
+    assert "next-20211108" in results["apply"]["base"]["warning"]
+    assert [c["patch"] for c in results["checkpatch"]] == [f"{n:02d}/15" for n in statuses]
+    assert any(f["type"] == "SPDX_LICENSE_TAG" for c in results["checkpatch"] for f in c["findings"])
+    assert len(results["pairscan"]) == 14
+    assert results["build"] == {"status": "skipped", "reason": "--no-build"}
+    assert [r["revision"] for r in results["versions"]["revisions"]] == [2, 3]
+
+
+def test_drafts_thread_under_the_patches(run: tuple[Path, Path, str]) -> None:
+    out = run[0]
+    results = json.loads((out / "results.json").read_text())
+    msgids = {p["counter"]: p["msgid"] for p in results["series"]["patches"]}
+    drafts = sorted((out / "drafts").glob("00[0-9][1-9]-*.eml"))
+    assert drafts
+    for path in drafts:
+        msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        counter = int(path.name[:4])
+        assert msg["In-Reply-To"] == f"<{msgids[counter]}>"
+        assert msg["From"] == "Rev Iewer <rev@example.org>"
+        assert msg["To"] == "Qi Zheng <zhengqi.arch@bytedance.com>"
+
+
+def test_rerun_takes_stages_from_the_cache(run: tuple[Path, Path, str], tmp_path: Path) -> None:
+    _, cache, first = run
+    assert "checkpatch: 14 patches (0 cached)" in first
+    proc = _review(tmp_path / "again", cache)
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert "checkpatch:" not in proc.stderr  # every patch's checkpatch result came from the cache
+    again = json.loads((tmp_path / "again" / "results.json").read_text())
+    first_results = json.loads((run[0] / "results.json").read_text())
+    for stage in ("series", "checkpatch", "pairscan", "comments"):
+        assert again[stage] == first_results[stage], stage
+    # Apply runs again (it makes the worktree the later stages read); same outcome, new commits.
+    outcome = [[{k: v for k, v in p.items() if k != "commit"} for p in r["apply"]["patches"]]
+               for r in (again, first_results)]
+    assert outcome[0] == outcome[1]
