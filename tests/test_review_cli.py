@@ -45,6 +45,7 @@ def test_run_directory_is_complete(run: tuple[Path, Path, str]) -> None:
     assert not (out / "worktree").exists(), "the worktree must be removed at the end"
     bundled = Path(__file__).parents[1] / "reviewtool" / "threads" / "pte-v3.mbox"
     assert (out / "thread.mbox").read_bytes() == bundled.read_bytes()
+    assert 'href="versions/versions.html"' in (out / "report.html").read_text()
 
 
 def test_results_record_every_stage(run: tuple[Path, Path, str]) -> None:
