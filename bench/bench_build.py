@@ -37,7 +37,7 @@ from kernel.make import Make  # noqa: E402
 from kernel.matrix import load_arch, load_config  # noqa: E402
 from kernel.tree import managed_tree  # noqa: E402
 from kernel.worktree import worktree, worktree_git  # noqa: E402
-from tests.conftest import format_patches  # noqa: E402
+from tests.conftest import commit_edits  # noqa: E402
 
 FILES = ["mm/mremap.c", "mm/mprotect.c", "mm/mmap.c", "mm/memory.c", "mm/rmap.c", "mm/gup.c",
          "mm/filemap.c", "mm/page_alloc.c", "kernel/fork.c", "kernel/exit.c", "lib/string.c"]
@@ -59,11 +59,10 @@ def timed(fn):
 
 
 def make_series(tree: Path, scratch: Path) -> Path:
-    head = worktree_git(tree).rev_parse("HEAD")
-    with worktree(tree, scratch / "author", head) as work:
-        format_patches(tree, work, EDITS)
-        mails = worktree_git(work).format_patch("--thread=shallow", "--stdout", f"-{len(EDITS)}", "HEAD",
-                                                strip_newline_in_stdout=False)
+    g = worktree_git(tree)
+    head = g.rev_parse("HEAD")
+    last = commit_edits(tree, head, EDITS)[-1]
+    mails = g.format_patch("--thread=shallow", "--stdout", f"{head}..{last}", strip_newline_in_stdout=False)
     path = scratch / "series.mbox"
     path.write_text(mails)
     return path

@@ -37,7 +37,7 @@ class _Mail:
 
 
 def apply_series(work: Path, base: BaseChoice, patches: list[PatchText]) -> SeriesApply:
-    """Apply `patches` in order to the worktree `work`, which must be at `base.commit`."""
+    """Apply `patches` in order in the worktree `work` (checked out at `base.commit` first)."""
     g = worktree_git(work)
     g.checkout("-q", "--detach", base.commit)
     results = []
@@ -55,7 +55,7 @@ def _apply_one(g: git.Git, work: Path, base: str, patch: PatchText) -> ApplyResu
     except UnidiffParseError as exc:
         return ApplyResult(patch.counter, patch.subject, SKIPPED, _head(g), [], [],
                            message=f"diff does not parse: {exc}")
-    paths = [_path(f) for f in files]
+    paths = [f.path for f in files]
     if not paths:
         return ApplyResult(patch.counter, patch.subject, SKIPPED, _head(g), [], [],
                            message="no diff in this mail")
@@ -71,8 +71,7 @@ def _apply_one(g: git.Git, work: Path, base: str, patch: PatchText) -> ApplyResu
     good = [p for p in paths if p not in {f.file for f in failed}]
     result = ApplyResult(patch.counter, patch.subject, FAILED, _head(g), paths, [], failed,
                          applies_to_base=not on_base, failed_on_base=on_base, message=am_error)
-    if good:
-        _apply_files(g, work, mail, good, len(paths))
+    if good and _apply_files(g, mail, good, len(paths)):
         result.status, result.commit, result.applied_files = PARTIAL, _head(g), good
     return result
 
@@ -90,12 +89,15 @@ def _failing_hunks(g: git.Git, work: Path, files: PatchSet, index_of: str | None
             if _check(g, header + "".join(str(h) for h in pf), env) is None:
                 continue
             if pf.is_binary_file or not len(pf):
-                failures.append(HunkFailure(_path(pf), "", _check(g, header, env) or "does not apply"))
+                failures.append(HunkFailure(pf.path, "", _check(g, header, env) or "does not apply"))
                 continue
+            before = len(failures)
             for hunk in pf:
                 reason = _check(g, header + str(hunk), env)
                 if reason is not None:
-                    failures.append(HunkFailure(_path(pf), _hunk_header(hunk), reason))
+                    failures.append(HunkFailure(pf.path, _hunk_header(hunk), reason))
+            if len(failures) == before:  # each hunk fits alone, not all together (overlap)
+                failures.append(HunkFailure(pf.path, "", "hunks apply one by one but not together"))
         return failures
 
 
@@ -113,15 +115,18 @@ def _check(g: git.Git, diff: str, env: dict[str, str]) -> str | None:
     return _trim(err) or "does not apply"
 
 
-def _apply_files(g: git.Git, work: Path, mail: _Mail, good: list[str], total: int) -> None:
+def _apply_files(g: git.Git, mail: _Mail, good: list[str], total: int) -> bool:
     """Apply and commit only the files in `good`, with the patch's author and message."""
     includes = [f"--include={_glob_escape(p)}" for p in good]
-    g.apply("--index", *includes, "-", istream=_stdin(mail.diff))
+    if _git(g, "apply", "--index", *includes, "-", stdin=mail.diff)[0]:
+        g.reset("-q", "--hard")  # the worktree's own index and files, back to its HEAD
+        return False
     note = f"[reviewtool: partial apply: {len(good)} of {total} files: {', '.join(good)}]"
     message = f"{mail.subject}\n\n{mail.body.rstrip()}\n\n{note}\n"
     env = {"GIT_AUTHOR_NAME": mail.author, "GIT_AUTHOR_EMAIL": mail.email,
            "GIT_AUTHOR_DATE": mail.date}
     g.commit("-q", "--no-verify", "-F", "-", istream=_stdin(message), env=env)
+    return True
 
 
 def _mailinfo(g: git.Git, mbox: str) -> _Mail:
@@ -142,10 +147,6 @@ def _file_header(pf) -> str:
 
 def _hunk_header(hunk) -> str:
     return str(hunk).split("\n", 1)[0]
-
-
-def _path(pf) -> str:
-    return pf.path
 
 
 def _head(g: git.Git) -> str:

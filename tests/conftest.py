@@ -17,23 +17,54 @@ def kernel_tree() -> Path:
     return managed_tree()
 
 
-def format_patches(tree: Path, work: Path, edits: list[tuple[str, dict[str, tuple[str, str]]]]):
-    """Commit scripted edits in the worktree `work` (one commit per (subject, {path: (old, new)}),
-    `old` replaced once and required to be there; old "" appends `new`) and return them as `git format-patch` mails
-    (kernel.model.PatchText, counters from 1). Used by the kernel tests and bench/."""
+Edits = list[tuple[str, dict[str, tuple[str, str]]]]
+
+
+def commit_edits(tree: Path, base: str, edits: Edits) -> list[str]:
+    """Commit scripted edits on top of `base` in `tree`'s object store only (no checkout, no ref):
+    one commit per (subject, {path: (old, new)}), `old` replaced once and required to be there,
+    old "" appends `new`. Returns the commit shas. Used by the kernel tests and bench/."""
+    import tempfile
+
+    from kernel.worktree import worktree_git
+
+    g = worktree_git(tree)
+    commits, parent = [], base
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index"), "GIT_AUTHOR_NAME": "T",
+               "GIT_AUTHOR_EMAIL": "t@example.org"}
+        g.read_tree(parent, env=env)
+        for subject, changes in edits:
+            for path, (old, new) in changes.items():
+                text = g.show(f"{parent}:{path}", strip_newline_in_stdout=False)
+                assert old in text, f"{path}: {old!r} not found"
+                blob = g.hash_object("-w", "--stdin", "--path", path,
+                                     istream=_bytes_io(text.replace(old, new, 1) if old else text + new))
+                mode = g.ls_tree(parent, "--", path).split()[0]
+                g.update_index("--cacheinfo", f"{mode},{blob},{path}", env=env)
+            tree_sha = g.write_tree(env=env)
+            message = f"{subject}\n\nScripted test edit.\n\nSigned-off-by: T <t@example.org>\n"
+            parent = g.commit_tree(tree_sha, "-p", parent, istream=_bytes_io(message), env=env)
+            commits.append(parent)
+    return commits
+
+
+def format_patches(tree: Path, commits: list[str]):
+    """Each commit as its own `git format-patch` mail (kernel.model.PatchText, counters from 1)."""
     from kernel.model import PatchText
     from kernel.worktree import worktree_git
 
-    g = worktree_git(work)
-    patches = []
-    for counter, (subject, changes) in enumerate(edits, 1):
-        for path, (old, new) in changes.items():
-            text = (work / path).read_text()
-            assert old in text, f"{path}: {old!r} not found"
-            (work / path).write_text(text.replace(old, new, 1) if old else text + new)
-            g.add(path)
-        g.commit("-q", "-m", f"{subject}\n\nScripted test edit.\n\nSigned-off-by: T <t@example.org>",
-                 env={"GIT_AUTHOR_NAME": "T", "GIT_AUTHOR_EMAIL": "t@example.org"})
-        mbox = g.format_patch("-1", "--stdout", "HEAD", strip_newline_in_stdout=False)
-        patches.append(PatchText(counter, subject, mbox))
-    return patches
+    g = worktree_git(tree)
+    return [PatchText(i, g.log("-1", "--format=%s", sha),
+                      g.format_patch("-1", "--stdout", sha, strip_newline_in_stdout=False))
+            for i, sha in enumerate(commits, 1)]
+
+
+def _bytes_io(text: str):
+    """A real file: GitPython hands `istream` to Popen, which needs a fileno."""
+    import tempfile
+
+    fh = tempfile.TemporaryFile()
+    fh.write(text.encode())
+    fh.seek(0)
+    return fh

@@ -21,7 +21,7 @@ from kernel.model import PatchText, SeriesApply, SeriesBuild
 from kernel.worktree import worktree
 from series.assemble import assemble_series
 from series.load import bundled_thread_path, load_thread
-from tests.conftest import format_patches
+from tests.conftest import commit_edits, format_patches
 
 pytestmark = pytest.mark.kernel
 ARCHES, CONFIGS = ("x86_64", "arm64"), ("mm-on", "mm-off")
@@ -71,7 +71,7 @@ def _build_all(work: Path, applied: SeriesApply, run_dir: Path, **kw) -> dict[tu
 
 @pytest.fixture(scope="module")
 def scripted(kernel_tree: Path, work: Path, run_dir: Path, head: str):
-    made = format_patches(kernel_tree, work, EDITS)
+    made = format_patches(kernel_tree, commit_edits(kernel_tree, head, EDITS))
     patches = made[:4] + [PatchText(5, made[5].subject, made[5].mbox)]  # 5/5 lacks its prereq
     base = choose_base(kernel_tree, [p.mbox for p in patches], base_ref=head)
     applied = apply_series(work, base, patches)
