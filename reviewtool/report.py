@@ -46,6 +46,17 @@ class Note:
     ident: str = ""  # id of the element it is shown in, for links from the overview
     link: str = ""  # the mail on lore, for comments
     where: str = ""  # "file:line" when it could not be placed on a diff line
+    at: str = ""  # where it is shown ("file:line", "commit message line N"), for the overview's list
+
+
+@dataclass
+class FindingGroup:
+    """Findings of one patch that say the same thing: one line of the overview, each place linked."""
+
+    severity: str
+    title: str
+    text: str  # the first line of the finding
+    places: list[tuple[str, str]]  # (element id, "file:line" or "" for the whole patch)
 
 
 @dataclass
@@ -112,6 +123,17 @@ class PatchView:
 
     def findings(self) -> list[Note]:
         return [n for n in self.all_notes() if n.kind not in ("comment", "open-comment")]
+
+    def finding_groups(self) -> list[FindingGroup]:
+        """The findings for the overview: the same message at several places is one entry
+        (21 hunks that do not apply are one line with 21 links, not 21 identical lines)."""
+        groups: dict[tuple[str, str, str, str], FindingGroup] = {}
+        for n in self.findings():
+            first = n.text.splitlines()[0] if n.text else ""
+            group = groups.setdefault((n.kind, n.severity, n.title, first),
+                                      FindingGroup(n.severity, n.title, first, []))
+            group.places.append((n.ident, n.where or n.at))
+        return list(groups.values())
 
 
 def lore_link(msgid: str) -> str:
@@ -291,6 +313,7 @@ class _Placer:
                 note.where = f"{path}:{line}"
         if dl is not None:
             note.ident = dl.ident
+            note.at = f"{path}:{line if line else dl.new}"
             dl.notes.append(note)
             return
         note.where = f"{path}:{line}" if line else path
@@ -306,6 +329,8 @@ class _Placer:
         for h in f.hunks if f else []:
             if header and h.lines and h.header.split("@@")[1:2] == header.split("@@")[1:2]:
                 note.ident = h.lines[0].ident
+                first = h.lines[0]
+                note.at = f"{f.path}:{first.new if first.new is not None else first.old}"
                 h.lines[0].notes.append(note)
                 return
         if header:
@@ -323,6 +348,7 @@ class _Placer:
             for dl in h.lines:
                 if dl.sign == "+" and re.search(rf"\b{re.escape(call)}\s*\(", dl.text):
                     note.ident = dl.ident
+                    note.at = f"{_strip_ab(path)}:{dl.new}"
                     if dl.new != line:
                         note.where = f"{_strip_ab(path)}:{line}"
                     dl.notes.append(note)
@@ -337,6 +363,7 @@ class _Placer:
         if number and 0 < number <= len(self.view.commit):
             cl = self.view.commit[number - 1]
             note.ident = f"{self.view.ident}-cm{number}"
+            note.at = f"commit message line {number}"
             cl.notes.append(note)
         else:
             self.on_patch(note)
@@ -482,9 +509,13 @@ def _place_robot(bot_reports: list[dict], views: dict[int, PatchView], placers: 
             if not e.get("new"):
                 continue
             views[counter].counts["robot"] += 1
+            # as the robot wrote it: ">>" marks the lines it blames on the patch, and its
+            # file:line is what tells apart the same message in several files
+            col = f":{e['column']}" if e.get("column") else ""
+            text = f">> {e.get('path', '')}:{e.get('line', '')}{col}: {e.get('severity', 'error')}: {e.get('message', '')}"
             note = Note("robot", e.get("severity", "error"),
                         f"kernel test robot ({r.get('config', '')}, {r.get('compiler', '')})",
-                        e.get("message", ""), link=lore_link(r.get("msgid", "")))
+                        text, link=lore_link(r.get("msgid", "")))
             placers[counter].at_line(note, e.get("path", ""), e.get("line"))
 
 

@@ -340,3 +340,30 @@ def test_fence_cannot_be_closed_by_its_content(text: str) -> None:
 
 def test_md_escape() -> None:
     assert md_escape("<b>&[x](javascript:y)|`") == "&lt;b&gt;&amp;\\[x\\](javascript:y)\\|\\`"
+
+
+def test_overview_tells_apart_robot_errors_and_groups_same_findings(tmp_path: Path) -> None:
+    """The robot's three is_huge_pmd errors on 02/15 read the same; only their file:line and the
+    robot's ">>" tell them apart. Hunks failing for the same reason are one line with each place."""
+    series = v3()
+    patch7 = next(p for p in series.patches if p.counter == 7)
+    hunks = [(fc.path, h) for fc in patch7.files for h in fc.hunks][:3]
+    results = {"series": dataclasses.asdict(series),
+               "apply": {"base": {"commit": "f" * 40, "describe": "v6.1", "source": "head"},
+                         "patches": [{"counter": 7, "status": "partial",
+                                      "failed": [{"file": path, "hunk": h.text.splitlines()[0],
+                                                  "reason": "context does not match"} for path, h in hunks]}]}}
+    write_report(results, tmp_path)
+    md = (tmp_path / "report.md").read_text()
+    listed = md[md.index("### Findings"):md.index("## [1/15]")]
+    robot = [line for line in listed.splitlines() if "kernel test robot" in line and line.startswith("- 2/15")]
+    assert len(robot) == 3
+    for path in ("mm/memory.c:1149", "mm/mprotect.c:260", "mm/mremap.c:535"):
+        assert sum(f"&gt;&gt; {path}:" in line for line in robot) == 1, path
+    apply = [line for line in listed.splitlines() if line.startswith("- 7/15 hunk does not apply")]
+    assert len(apply) == 1 and "3 places: " in apply[0]
+    assert all(f"{md_escape(path)}:{h.target_start}" in apply[0] for path, h in hunks)
+    html = (tmp_path / "report.html").read_text()
+    items = re.findall(r'<li class="sev-[a-z]+">(.*?)</li>', html, re.S)
+    (apply_item,) = [i for i in items if "7/15</a> hunk does not apply" in i]
+    assert len(re.findall(r'<a href="#patch-7-f\d+-h\d+-l0">', apply_item)) == 3  # each hunk linked
