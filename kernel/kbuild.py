@@ -3,8 +3,7 @@
 A Makefile's `obj-$(CONFIG_FOO) += foo.o` lines, composite objects and
 subdirectories are only evaluated right by Kbuild, so we let it evaluate them:
 a rule injected with `make --eval` prints `real-obj-y`, `real-obj-m`, `lib-y`,
-`extra-y` and `subdir-ym` of each directory asked (one make call, `-k` so a
-directory Kbuild does not descend into simply prints nothing).  A source is
+`extra-y` and `subdir-ym` of each directory asked (one make call).  A source is
 built when its object is in its directory's lists and the directory is
 reachable from the top through `subdir-ym`.
 
@@ -28,13 +27,23 @@ from kernel.make import Make
 HEADER_USERS = 4  # objects built per changed header
 _CANDIDATES = 40  # includers asked of Kbuild per header, to find HEADER_USERS that are built
 _HEADER_DEPTH = 3
-_GOAL = "rt-kbuild-query.o"
-_EVAL = f"""
-rt-kbuild-query := $(patsubst ./%,%,$(obj)/{_GOAL})
+# Injected with --eval into every make: in the top make (after its O= re-exec,
+# `sub_make_done`) a goal that runs Makefile.build for each directory of
+# $(RT_KBUILD_DIRS) without `prepare`, which a patch's broken header must not
+# stop; in each Makefile.build, the rule that prints the directory's lists.
+_EVAL = """
+ifdef obj
+rt-kbuild-query := $(patsubst ./%,%,$(obj)/rt-kbuild-query.o)
 ifneq ($(filter $(rt-kbuild-query),$(MAKECMDGOALS)),)
 .PHONY: $(rt-kbuild-query)
 $(rt-kbuild-query):
-\t@echo 'KBUILD-OBJS $(obj) y: $(real-obj-y) $(lib-y) $(extra-y) m: $(real-obj-m) sub: $(subdir-ym)'
+	@echo 'KBUILD-OBJS $(obj) y: $(real-obj-y) $(lib-y) $(extra-y) m: $(real-obj-m) sub: $(subdir-ym)'
+endif
+else ifdef sub_make_done
+.PHONY: rt-kbuild-query
+rt-kbuild-query:
+	@for d in $(RT_KBUILD_DIRS); do \\
+	  $(MAKE) $(build)=$$d need-builtin=1 $$(echo $$d/rt-kbuild-query.o | sed 's|^\\./||') || true; done
 endif
 """
 _LINE = re.compile(r"^KBUILD-OBJS (\S+) y: (.*) m: (.*) sub: (.*)$", re.M)
@@ -86,8 +95,7 @@ def compiled(make: Make, sources: list[str]) -> dict[str, str]:
             dirs.add(d)
             d = posixpath.dirname(d)
     dirs.add(".")
-    goals = [_GOAL if d == "." else f"{d}/{_GOAL}" for d in sorted(dirs)]
-    run = make.run(goals, "-k", f"--eval={_EVAL}")
+    run = make.run(["rt-kbuild-query"], f"--eval={_EVAL}", f"RT_KBUILD_DIRS={' '.join(sorted(dirs))}")
     objs: dict[str, set[str]] = {}
     subs: dict[str, set[str]] = {}
     for obj, y, m, sub in _LINE.findall(run.output):
