@@ -56,7 +56,7 @@ def find_checkpatch(tree: Path | None, script: Path | None) -> Path:
         raise KernelInputError("no checkpatch.pl: give a kernel tree or --checkpatch PATH")
     if not path.is_file():
         raise KernelInputError(f"{path}: no such checkpatch.pl")
-    return path
+    return path.resolve()  # it runs in the tree's directory, where a relative path means another file
 
 
 def command(script: Path, tree: Path | None, patch_file: Path) -> list[str]:

@@ -84,3 +84,17 @@ def test_missing_checkpatch_is_an_input_error(tmp_path):
         find_checkpatch(None, None)
     with pytest.raises(KernelInputError):
         find_checkpatch(tmp_path, None)
+
+
+def test_relative_checkpatch_path_is_the_one_in_the_current_directory(tmp_path, monkeypatch):
+    """checkpatch runs in the tree's directory: `--checkpatch tools/checkpatch.pl` still means ./tools/."""
+    (tmp_path / "tools").mkdir()
+    (tmp_path / "tools" / "checkpatch.pl").write_text(
+        'print "x.patch:1: WARNING:TEST_TYPE: from the script given\\n#1: FILE: a.c:1:\\n\\n";\n'
+        'print "total: 0 errors, 1 warnings, 1 lines checked\\n"; exit 1;\n')
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    monkeypatch.chdir(tmp_path)
+    script = find_checkpatch(tree, Path("tools/checkpatch.pl"))
+    (result,) = run_checkpatch([("01/01", "Subject: x\n\nbody\n")], script, tree, jobs=1)
+    assert [(f.type, f.message) for f in result.findings] == [("TEST_TYPE", "from the script given")]
