@@ -77,17 +77,20 @@ def reviewtool_build(mbox: Path, tree: Path, out: Path, config: str, cache: Path
     return json.loads(proc.stdout)
 
 
-def naive_sample(tree: Path, scratch: Path, arch_name: str, config_name: str) -> tuple[float, float]:
-    """Wall and CPU of one clean vmlinux build (W=1, ccache off) at the base."""
+def naive_samples(tree: Path, scratch: Path, config_name: str) -> dict[str, tuple[float, float]]:
+    """Per arch: wall and CPU of one clean vmlinux build (W=1, no ccache) at the base."""
     head = worktree_git(tree).rev_parse("HEAD")
-    arch, config = load_arch(arch_name), load_config(config_name)
-    with worktree(tree, scratch / f"naive-{arch_name}", head) as work:
-        make = Make(work, scratch / f"naive-{arch_name}-out", arch, ccache=False)
-        configure(make, config, head, 3600)
-        run, wall, cpu = timed(lambda: make.run(["vmlinux"], timeout_s=7200))
-        if run.returncode:
-            sys.exit(f"naive vmlinux build failed on {arch_name}:\n{run.output[-2000:]}")
-    return wall, cpu
+    config = load_config(config_name)
+    samples = {}
+    with worktree(tree, scratch / "naive", head) as work:
+        for arch_name in ("x86_64", "arm64"):
+            make = Make(work, scratch / f"naive-{arch_name}-out", load_arch(arch_name), ccache=False)
+            configure(make, config, head, 3600)
+            run, wall, cpu = timed(lambda: make.run(["vmlinux"], timeout_s=7200))
+            if run.returncode:
+                sys.exit(f"naive vmlinux build failed on {arch_name}:\n{run.output[-2000:]}")
+            samples[arch_name] = (wall, cpu)
+    return samples
 
 
 def main() -> None:
@@ -116,8 +119,7 @@ def main() -> None:
         print(f"re-run, nothing changed:                      wall {wall2:7.1f} s  CPU {cpu2:7.1f} s")
 
         naive_wall = naive_cpu = 0.0
-        for arch in ("x86_64", "arm64"):
-            wall, cpu = naive_sample(tree, scratch, arch, args.config)
+        for arch, (wall, cpu) in naive_samples(tree, scratch, args.config).items():
             print(f"naive sample: one clean {args.config} vmlinux on {arch}: wall {wall:7.1f} s  CPU {cpu:7.1f} s")
             naive_wall += wall * n
             naive_cpu += cpu * n

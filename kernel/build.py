@@ -42,7 +42,9 @@ def build_series(work: Path, applied: SeriesApply, arch: Arch, config: ConfigSpe
     base = applied.base.commit
 
     g.checkout("-q", "--detach", base)
-    missing = configure(make, config, base, timeout_s)
+    # A full build is the baseline of every object only if every object is compiled
+    # (and prints its warnings) at the base: so it starts from an empty O= dir.
+    missing = configure(make, config, base, timeout_s, reuse=not full)
     plans: dict[int, Plan] = {}
     todo = [r for r in applied.patches if r.counter >= first]
     for result in todo:
@@ -95,11 +97,15 @@ def build_series(work: Path, applied: SeriesApply, arch: Arch, config: ConfigSpe
     return series
 
 
-def configure(make: Make, config: ConfigSpec, base: str, timeout_s: float) -> list[str]:
-    """Write O=/.config for `config` (once per base; a stamp file says which); return missing options."""
+def configure(make: Make, config: ConfigSpec, base: str, timeout_s: float, reuse: bool = True) -> list[str]:
+    """Write O=/.config for `config`; return the options it could not set.
+
+    With `reuse`, an O= dir already configured for this arch, config and base
+    (a stamp file says so) is kept with its objects.
+    """
     stamp = make.out / ".reviewtool-config"
     key = hashlib.sha256(f"{make.arch.digest} {config.digest} {base}".encode()).hexdigest()
-    if stamp.is_file() and stamp.read_text().split("\n")[0] == key:
+    if reuse and stamp.is_file() and stamp.read_text().split("\n")[0] == key:
         return stamp.read_text().split("\n")[1].split()
     if make.out.exists():
         shutil.rmtree(make.out)

@@ -180,3 +180,22 @@ def test_partial_apply_keeps_the_files_that_apply(user_repo: Path, tmp_path: Pat
     assert result.partial and result.applies_to_base is False
     assert repo.git.worktree("list", "--porcelain").count("worktree ") == 1
     assert prune_stale(user_repo) == []
+
+
+def test_base_from_base_commit_then_preimage_blobs_then_head(user_repo: Path, tmp_path: Path) -> None:
+    v1 = _git(user_repo, "rev-parse", "v1").strip()
+    patch = _series_mbox(user_repo, tmp_path / "s", 1, failing=False).read_text()  # edits a.c of v1
+    clone = tmp_path / "later"
+    _git(tmp_path, "clone", "-q", str(user_repo), str(clone))
+    (clone / "mm" / "a.c").write_text("moved on\n")
+    _git(clone, "commit", "-q", "-am", "later work")
+    _git(user_repo, "fetch", "-q", str(clone), "master:later")
+    _git(user_repo, "update-ref", "refs/heads/master", "later")  # HEAD is past v1, a.c differs
+    choice = choose_base(user_repo, [patch], base_commit=v1)
+    assert (choice.source, choice.commit, choice.warning) == ("base-commit", v1, "")
+    choice = choose_base(user_repo, [patch], base_commit="1" * 40, base_hint="next-20211108")
+    assert (choice.source, choice.commit) == ("index-blobs", v1)  # found in the history of a.c
+    assert "1111111111" in choice.warning and "next-20211108" in choice.warning
+    unrelated = patch.replace("index ", "index 0123456789abcdef", 1)
+    choice = choose_base(user_repo, [unrelated])
+    assert choice.source == "head" and choice.warning.startswith("base unknown: the series names no base commit")
