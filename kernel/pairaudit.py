@@ -27,15 +27,23 @@ class FileFinding:
 
 
 def c_files(paths: list[Path]) -> list[Path]:
-    """The .c/.h files named, or under the directories named, sorted."""
+    """The .c/.h files named, or under the directories named, sorted.
+
+    Naming something that is not C, or directories with no C in them, is an
+    input error: "0 findings" would read as "checked and clean".
+    """
     found: set[Path] = set()
     for path in paths:
         if path.is_dir():
             found.update(p for p in path.rglob("*") if p.suffix in C_SUFFIXES and p.is_file())
         elif path.is_file():
+            if path.suffix not in C_SUFFIXES:
+                raise KernelInputError(f"{path}: not a C file (.c or .h)")
             found.add(path)
         else:
             raise KernelInputError(f"{path}: no such file or directory")
+    if not found:
+        raise KernelInputError(f"no .c or .h files in {', '.join(map(str, paths))}")
     return sorted(found)
 
 

@@ -69,11 +69,20 @@ def load_rules(path: Path | str = DEFAULT_RULES) -> Rules:
     """Read a rules file; a malformed file is the user's input error."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise KernelInputError(f"cannot read pair rules {path}: {exc}") from None
-    acquires = {a.name: a for a in (_action(e, "takes", str(path)) for e in data.get("acquire", []))}
-    releases = {a.name: a for a in [_action(e, "drops", str(path)) for e in data.get("release", [])]
-                + [_action(e, "drops", str(path), by_callee=True) for e in data.get("callee", [])]}
-    holders = {str(e.get("name")): str(e.get("note", "")) for e in data.get("holder", [])}
-    return Rules(acquires, releases, holders, frozenset(map(str, data.get("zero_constants", []))))
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise KernelInputError(f"cannot read pair rules {path}: {exc.strerror}") from None
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise KernelInputError(f"pair rules {path}: not a TOML file ({exc})") from None
+    try:  # wrong shapes (a table where a list is due, a word where a number is) are input errors
+        acquires = {a.name: a for a in (_action(e, "takes", str(path)) for e in data.get("acquire", []))}
+        releases = {a.name: a for a in [_action(e, "drops", str(path)) for e in data.get("release", [])]
+                    + [_action(e, "drops", str(path), by_callee=True) for e in data.get("callee", [])]}
+        holders = {str(e.get("name")): str(e.get("note", "")) for e in data.get("holder", [])}
+        zero = frozenset(map(str, data.get("zero_constants", [])))
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise KernelInputError(f"pair rules {path}: malformed ({exc})") from None
+    if not acquires or not releases:
+        raise KernelInputError(f"pair rules {path}: needs [[acquire]] and [[release]] tables "
+                               "(see kernel/pairs.toml)")
+    return Rules(acquires, releases, holders, zero)

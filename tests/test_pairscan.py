@@ -7,6 +7,7 @@ import pytest
 
 from kernel.cparse import functions_in, rewrite_loop_macros
 from kernel.errors import KernelInputError
+from kernel.pairaudit import c_files
 from kernel.pairdiff import group, patch_pair_findings, post_image, parse_patch
 from kernel.pairrules import load_rules
 from kernel.pairscan import PairFinding, scan_source
@@ -213,6 +214,32 @@ def test_bad_patch_and_bad_rules_are_input_errors(tmp_path):
     bad.write_text("[[acquire]]\nname = 'x'\n")
     with pytest.raises(KernelInputError):
         load_rules(bad)
+
+
+@pytest.mark.parametrize("content", [
+    bytes(range(256)),  # not text
+    b"",  # no rules at all: the scan would find nothing and say clean
+    b"[[release]]\nname = 'spin_unlock'\ndrops = ['spinlock']\n",  # releases without acquires
+    b"acquire = 3\n",  # a number where tables are due
+    b"[[acquire]]\nname = 'x'\ntakes = ['r']\nkey = { r = 'first' }\n[[release]]\nname = 'y'\ndrops = ['r']\n",
+])
+def test_unusable_rules_files_are_input_errors(tmp_path, content):
+    bad = tmp_path / "rules.toml"
+    bad.write_bytes(content)
+    with pytest.raises(KernelInputError, match="pair rules"):
+        load_rules(bad)
+
+
+def test_scan_of_what_is_not_c_is_an_input_error(tmp_path):
+    """`scan` saying "0 findings" about a binary, a text file or a directory without C reads as clean."""
+    (tmp_path / "blob.bin").write_bytes(bytes(range(256)))
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "README").write_text("no C here\n")
+    for paths, message in (([tmp_path / "blob.bin"], "not a C file"), ([tmp_path / "docs"], "no .c or .h files")):
+        with pytest.raises(KernelInputError, match=message):
+            c_files(paths)
+    (tmp_path / "docs" / "x.c").write_text("int x;\n")
+    assert c_files([tmp_path / "docs"]) == [tmp_path / "docs" / "x.c"]
 
 
 # --- known limitations, documented ----------------------------------------------------------
