@@ -55,6 +55,14 @@ def default_from() -> str:
     return email.utils.formataddr((name, addr)) if addr else ""
 
 
+def check_sender(mail_from: str) -> None:
+    """The drafts' From must hold an address: "nobody" would give drafts no client can send."""
+    if not mail_from:
+        raise UsageError("no sender address for the reply drafts: set git config user.email or pass --from")
+    if "@" not in email.utils.parseaddr(mail_from)[1]:
+        raise UsageError(f"--from {mail_from!r}: not a mail address (give 'Name <me@example.org>')")
+
+
 def wrap(text: str, prefix: str = "") -> str:
     """Wrap each paragraph at 72 columns; lines that look like code are kept as they are."""
     out = []
@@ -229,8 +237,7 @@ def write_drafts(results: dict, series: Series, run_dir: Path, mail_from: str,
     by default those of run_dir/thread.mbox: with them the drafts Cc everyone
     the patches went to; without them only the author is addressed.
     """
-    if not email.utils.parseaddr(mail_from)[1]:
-        raise UsageError("no sender address for the reply drafts: set git config user.email or pass --from")
+    check_sender(mail_from)
     ctx = build_context(results)
     if messages is None and (run_dir / "thread.mbox").is_file():
         messages = load_thread(str(run_dir / "thread.mbox")).messages  # the mails as the run read them

@@ -115,9 +115,14 @@ def _build(git: _Git, series: Series, name: str) -> tuple[str, str]:
     return base, tip
 
 
+def is_repository(tree: Path) -> bool:
+    """A git checkout or a bare repository (range_diff only reads its objects)."""
+    return (tree / ".git").exists() or (tree / "HEAD").is_file()
+
+
 def range_diff(old: Series, new: Series, tree: Path) -> RangeDiff:
     """`git range-diff` of old against new, or why it cannot be made from `tree`."""
-    if not (tree / ".git").exists() and not (tree / "HEAD").exists():
+    if not is_repository(tree):
         return RangeDiff(False, f"{tree} is not a git repository")
     with tempfile.TemporaryDirectory(prefix="reviewtool-rangediff-") as tmp:
         try:

@@ -1,6 +1,8 @@
 """Where a command gets its thread: the source arguments shared by show, apply, build, check, review, diff.
 
     add_source_arguments(parser)        # SOURCE | --mbox FILE | --bundled NAME, --midmask, --revision, --timeout
+    add_fetch_arguments(parser)         # --midmask, --timeout alone (diff takes several sources)
+    output_dir(args.out, "--out", create=False)  # a bad path fails before the slow steps
     thread = load_from_args(args)       # series.load.Thread (raw bytes for the run dir)
     thread, series = series_from_args(args)
 
@@ -10,7 +12,9 @@ first command works on a fresh machine without network.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 
 from reviewtool.errors import UsageError
 from series.assemble import assemble_series
@@ -32,14 +36,26 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
         "--bundled", metavar="NAME",
         help=f"a thread shipped with reviewtool ({', '.join(bundled_thread_names())})",
     )
+    add_fetch_arguments(parser)
+    parser.add_argument("--revision", type=int, metavar="N", help="series revision vN (default: the highest)")
+
+
+def add_fetch_arguments(parser: argparse.ArgumentParser) -> None:
+    """--midmask and --timeout: how Message-IDs and URLs are fetched (checked by check_fetch_arguments)."""
     parser.add_argument(
         "--midmask", metavar="URL",
         help="public-inbox server for Message-IDs, b4 style: https://lore.kernel.org/all/%%s "
              "(default: git config b4.midmask, else lore.kernel.org)",
     )
-    parser.add_argument("--revision", type=int, metavar="N", help="series revision vN (default: the highest)")
     parser.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
                         help="network timeout per request (default: 30)")
+
+
+def check_fetch_arguments(args: argparse.Namespace) -> None:
+    if args.midmask and "%s" not in args.midmask:
+        raise UsageError("--midmask needs a %s where the Message-ID goes, e.g. https://lore.kernel.org/all/%s")
+    if args.timeout <= 0:
+        raise UsageError("--timeout must be positive")
 
 
 def load_from_args(args: argparse.Namespace) -> Thread:
@@ -48,10 +64,7 @@ def load_from_args(args: argparse.Namespace) -> Thread:
     given = [name for name in ("source", "mbox", "bundled") if getattr(args, name, None)]
     if len(given) > 1:
         raise UsageError("give one thread source: SOURCE, --mbox or --bundled")
-    if args.midmask and "%s" not in args.midmask:
-        raise UsageError("--midmask needs a %s where the Message-ID goes, e.g. https://lore.kernel.org/all/%s")
-    if args.timeout <= 0:
-        raise UsageError("--timeout must be positive")
+    check_fetch_arguments(args)
     if args.mbox:
         source = args.mbox
     elif args.source:
@@ -71,3 +84,19 @@ def series_from_args(args: argparse.Namespace) -> tuple[Thread, Series]:
         file=sys.stderr,
     )
     return thread, series
+
+
+def output_dir(path: Path, option: str, *, create: bool = True) -> Path:
+    """The directory an option names, made (create) or only checked, so that a path that
+    cannot be a directory is told as bad input before the slow steps, and never as a traceback."""
+    existing = next((p for p in (path, *path.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise UsageError(f"{option} {path}: {existing} is not a directory")
+    if create:
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"{option} {path}: cannot make the directory ({exc.strerror})") from None
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise UsageError(f"{option} {path}: the directory is not writable")
+    return path

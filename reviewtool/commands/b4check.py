@@ -36,6 +36,7 @@ The tree is --tree, else the current directory when it is a kernel checkout
 Output is always b4's check JSON (--json is accepted for uniformity).
 exit status: 0 clean, 1 findings, 2 bad input, 3 a tool failed
 """
+_MBOX_FROM = re.compile(rb"(?m)^From \S+ .*\d\d:\d\d:\d\d")  # mbox separators: "From <sha> Mon Sep 17 00:00:00 2001"
 _COUNTER = re.compile(r"\[[^\]]*?(\d+)/(\d+)[^\]]*\]")
 
 
@@ -58,6 +59,9 @@ def read_patch_mail(data: bytes) -> tuple[str, str, str]:
     """(label "06/15", the mail as text, its diff) of one patch mail; bad input raises UsageError."""
     if not data.strip():
         raise UsageError("no patch mail on stdin")
+    mails = len(_MBOX_FROM.findall(data))
+    if mails > 1:  # the email package would read an mbox as one mail with every patch in its body
+        raise UsageError(f"stdin holds {mails} mails (an mbox); b4-check takes one patch mail")
     msg = email.message_from_bytes(data, policy=email.policy.default)
     body_part = msg.get_body(("plain",)) if msg.is_multipart() or msg.get_content_type() == "text/plain" else None
     if body_part is None:

@@ -57,13 +57,10 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--jobs must be at least 1")
     if args.no_checkpatch and args.no_pairs:
         raise UsageError("nothing to do: both --no-checkpatch and --no-pairs given")
-    rules = load_rules(args.rules)  # bad rules fail before any slow step
+    rules = load_rules(args.rules)  # bad rules or a bad tree fail before any slow step
+    tree: Path | None = open_user_tree(args.tree) if args.tree else None
     _thread, series = series_from_args(args)
-    if args.tree:
-        tree: Path | None = open_user_tree(args.tree)
-    elif args.checkpatch:
-        tree = None
-    else:
+    if tree is None and not args.checkpatch:
         step("using the managed linux-source-6.1 tree (first use unpacks it)")
         tree = resolve_tree(None)
     labels = [f"{p.counter:02d}/{p.expected}" for p in series.patches]

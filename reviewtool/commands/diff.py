@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from reviewtool.commands._source import add_fetch_arguments, check_fetch_arguments, output_dir
 from reviewtool.diffreport import version_report, write_version_report
 from reviewtool.errors import EXIT_CLEAN, UsageError
 from series.assemble import assemble_series, revisions
@@ -13,6 +14,7 @@ from series.b4env import quiet_b4
 from series.earlier import find_earlier_revisions
 from series.errors import SeriesInputError
 from series.load import bundled_thread_path, load_thread
+from series.rangediff import is_repository
 from series.model import Series
 
 EPILOG = """\
@@ -41,10 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--mbox", action="append", default=[], metavar="FILE", help="a thread as an mbox file (repeatable)")
     parser.add_argument("--bundled", action="append", default=[], metavar="NAME",
                         help="a thread shipped with reviewtool, e.g. pte-v2 (repeatable)")
-    parser.add_argument("--midmask", metavar="URL",
-                        help="public-inbox server for Message-IDs, b4 style: https://lore.kernel.org/all/%%s")
-    parser.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
-                        help="network timeout per request (default: 30)")
+    add_fetch_arguments(parser)
     parser.add_argument("--tree", type=Path, metavar="DIR",
                         help="a git tree with the preimage blobs: also show git range-diff (the tree is only read)")
     parser.add_argument("--out", type=Path, default=Path("versions"), metavar="DIR", help="report directory")
@@ -88,12 +87,12 @@ def run(args: argparse.Namespace) -> int:
     sources = [*args.mbox, *(str(bundled_thread_path(n)) for n in args.bundled), *args.sources]
     if not sources:
         raise UsageError("give the threads to compare: SOURCE..., --mbox FILE or --bundled NAME")
-    if args.midmask and "%s" not in args.midmask:
-        raise UsageError("--midmask needs a %s where the Message-ID goes, e.g. https://lore.kernel.org/all/%s")
-    if args.tree and not args.tree.is_dir():
-        raise UsageError(f"--tree {args.tree}: no such directory")
+    check_fetch_arguments(args)
+    if args.tree and not is_repository(args.tree):
+        raise UsageError(f"--tree {args.tree}: not a git repository")
+    output_dir(args.out, "--out", create=False)
     report = version_report(load_revisions(sources, args.midmask, args.timeout), tree=args.tree)
-    paths = write_version_report(report, args.out)
+    paths = write_version_report(report, output_dir(args.out, "--out"))  # made only for a report
     if args.json:
         json.dump(report, sys.stdout, indent=1, ensure_ascii=False)
         sys.stdout.write("\n")

@@ -7,12 +7,12 @@ import re
 import sys
 from pathlib import Path
 
-from kernel.tree import default_cache_dir
+from kernel.tree import default_cache_dir, open_user_tree
 from reviewtool.cache import StageCache
-from reviewtool.commands._source import add_source_arguments, load_from_args
+from reviewtool.commands._source import add_source_arguments, load_from_args, output_dir
 from reviewtool.commands.diff import load_revisions
 from reviewtool.diffreport import write_version_report
-from reviewtool.drafts import default_from, write_drafts
+from reviewtool.drafts import check_sender, default_from, write_drafts
 from reviewtool.errors import EXIT_CLEAN, EXIT_FINDINGS, UsageError
 from reviewtool.jsondata import write_atomic
 from reviewtool.pipeline import ReviewOptions, load_series, progress, run_review
@@ -79,7 +79,10 @@ def _previous_sources(values: list[str]) -> list[str]:
 
 def _sender(given: str | None) -> str:
     """--from, else git's identity, else a placeholder the user must edit (said on stderr)."""
-    if given or (given := default_from()):
+    if given:
+        check_sender(given)
+        return given
+    if given := default_from():
         return given
     progress(f"no --from and no git config user.email: drafts are From: {PLACEHOLDER_FROM}")
     return PLACEHOLDER_FROM
@@ -88,12 +91,16 @@ def _sender(given: str | None) -> str:
 def run(args: argparse.Namespace) -> int:
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
+    sender = _sender(args.mail_from)  # a bad --from or --tree fails now, not after the builds
+    if args.tree:
+        open_user_tree(args.tree)
+    if args.out:
+        output_dir(args.out, "--out", create=False)  # made once the thread is known good
+    cache_dir = output_dir(args.cache_dir, "--cache-dir") if args.cache_dir else default_cache_dir()
     thread = load_from_args(args)
-    cache_dir = args.cache_dir or default_cache_dir()
     cache = StageCache(cache_dir, enabled=not args.no_cache)
     series = load_series(thread, args.revision, cache)
-    run_dir = args.out or Path("runs") / f"{_slug(series.subject)}-v{series.revision}"
-    run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = output_dir(args.out or Path("runs") / f"{_slug(series.subject)}-v{series.revision}", "--out")
     (run_dir / "thread.mbox").write_bytes(thread.raw)
     opts = ReviewOptions(
         run_dir=run_dir.resolve(), cache_dir=cache_dir.resolve(), tree=args.tree, base=args.base,
@@ -106,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
         write_version_report(results["versions"], run_dir / "versions")
     write_atomic(run_dir / "results.json", json.dumps(results, indent=1, ensure_ascii=False) + "\n")
     written = write_report(results, run_dir)
-    written += write_drafts(results, series, run_dir, _sender(args.mail_from), thread.messages)
+    written += write_drafts(results, series, run_dir, sender, thread.messages)
     findings = count_findings(results)
     for path in written:
         progress(f"wrote {path}")
