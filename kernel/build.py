@@ -59,8 +59,9 @@ def build_series(work: Path, applied: SeriesApply, arch: Arch, config: ConfigSpe
     base_run = _build(make, ["vmlinux"] if full else wanted, timeout_s, fresh=[] if full else wanted)
     base_diags, base_failed = warnings.parse(base_run.output, work, out)
     # Diffed against itself: the base is the baseline, nothing in it is new.
+    seen_errors: set = set()
     base_result = _result(0, arch, config, "vmlinux" if full else "objects", False, base_run,
-                          ["vmlinux"] if full else wanted, base_failed, base_diags, base_diags)
+                          ["vmlinux"] if full else wanted, base_failed, base_diags, base_diags, seen_errors)
 
     series = SeriesBuild(arch.name, config.name, missing, base_result)
     partial = any(r.partial for r in applied.patches if r.counter < first)
@@ -81,7 +82,7 @@ def build_series(work: Path, applied: SeriesApply, arch: Arch, config: ConfigSpe
         run = _build(make, plan.objects, timeout_s, fresh=plan.objects)
         diags, failed = warnings.parse(run.output, work, out)
         built = _result(result.counter, arch, config, "objects", partial, run, plan.objects,
-                        failed, diags, base_diags)
+                        failed, diags, base_diags, seen_errors)
         built.not_built, built.header_users = plan.not_built, plan.header_users
         series.patches.append(built)
 
@@ -92,7 +93,7 @@ def build_series(work: Path, applied: SeriesApply, arch: Arch, config: ConfigSpe
         diags, failed = warnings.parse(run.output, work, out)
         last = applied.patches[-1].counter
         series.tip = _result(last, arch, config, "vmlinux", partial, run, ["vmlinux"], failed,
-                             diags, base_diags)
+                             diags, base_diags, seen_errors)
     g.checkout("-q", "--detach", base)
     return series
 
@@ -136,24 +137,31 @@ def _build(make: Make, goals: list[str], timeout_s: float, fresh: list[str]) -> 
 
 def _result(patch: int, arch: Arch, config: ConfigSpec, target: str, partial: bool, run: MakeRun,
             objects: list[str], failed: list[str], diags: dict[str, list[Diagnostic]],
-            base_diags: dict[str, list[Diagnostic]]) -> BuildResult:
+            base_diags: dict[str, list[Diagnostic]], seen_errors: set) -> BuildResult:
+    """One build's result; errors whose key is in `seen_errors` (the base's or an earlier
+    patch's) are inherited, and `seen_errors` grows by this build's errors."""
     errs = warnings.errors(diags)
+    fresh = [e for e in errs if e.key() not in seen_errors]
+    inherited = [e for e in errs if e.key() in seen_errors]
+    seen_errors.update(e.key() for e in errs)
     new = warnings.new_warnings(base_diags, diags)
+    unexplained = (run.returncode or failed) and not errs
     if run.timed_out:
         status = "timeout"
-    elif run.returncode or errs or failed:
+    elif fresh or unexplained:
         status = "errors"
+    elif inherited:
+        status = "inherited-errors"
     elif new:
         status = "new-warnings"
     else:
         status = "ok"
-    tail = ""
-    if status == "errors" and not errs:
-        tail = "\n".join(run.output.strip().splitlines()[-15:])
+    tail = "\n".join(run.output.strip().splitlines()[-15:]) if unexplained or run.timed_out else ""
     total = sum(1 for ds in diags.values() for d in ds if d.severity == "warning")
     return BuildResult(patch, arch.name, config.name, target, status, partial, list(objects),
-                       failed, errors=errs, new_warnings=new, warnings_total=total,
-                       duration_s=round(run.duration_s, 1), timed_out=run.timed_out, log_tail=tail)
+                       failed, errors=fresh, inherited_errors=inherited, new_warnings=new,
+                       warnings_total=total, duration_s=round(run.duration_s, 1),
+                       timed_out=run.timed_out, log_tail=tail)
 
 
 def _source_exists(work: Path, obj: str) -> bool:

@@ -102,14 +102,18 @@ class BuildResult:
     arch: str
     config: str
     target: str  # "objects" or "vmlinux"
-    status: str  # "ok" | "new-warnings" | "errors" | "timeout" | "not-applied" | "nothing-to-build"
+    # "ok" | "new-warnings" | "errors" (new ones, or make failed without a message) |
+    # "inherited-errors" (only errors the base or an earlier patch already had) |
+    # "timeout" | "not-applied" | "nothing-to-build"
+    status: str
     partial: bool  # built on a tree that lacks part of this patch or an earlier one
     objects: list[str] = field(default_factory=list)  # built (or tried), e.g. "mm/memory.o"
     failed_objects: list[str] = field(default_factory=list)
     # Touched sources this config/arch does not compile: "not built under this config", never breakage.
     not_built: list[str] = field(default_factory=list)
     header_users: dict[str, list[str]] = field(default_factory=dict)  # changed header -> objects built for it
-    errors: list[Diagnostic] = field(default_factory=list)
+    errors: list[Diagnostic] = field(default_factory=list)  # new in this build, one per place
+    inherited_errors: list[Diagnostic] = field(default_factory=list)  # same file+message seen before
     new_warnings: list[Diagnostic] = field(default_factory=list)  # not in the base build
     warnings_total: int = 0  # all warnings of these objects, old ones included
     duration_s: float = 0.0

@@ -77,7 +77,13 @@ def _ascii_quotes(msg: str) -> str:
 
 
 def errors(now: dict[str, list[Diagnostic]]) -> list[Diagnostic]:
-    return [d for diags in now.values() for d in diags if d.severity == "error"]
+    """Errors, each place once (a broken header errs in every object that includes it)."""
+    unique: dict[tuple, Diagnostic] = {}
+    for diags in now.values():
+        for d in diags:
+            if d.severity == "error":
+                unique.setdefault((d.key(), d.line, d.column), d)
+    return list(unique.values())
 
 
 def _relative(path: str, src: Path, out: Path) -> str:

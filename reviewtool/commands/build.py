@@ -140,6 +140,10 @@ def format_table(applied: SeriesApply, builds: list[SeriesBuild]) -> str:
             if r.not_built:
                 lines.append(f"        not built under this config: {', '.join(r.not_built)}")
             lines += [f"        error: {_where(d)}{d.message}" for d in r.errors]
+            if r.inherited_errors:
+                first = r.inherited_errors[0]
+                lines.append(f"        + {len(r.inherited_errors)} errors an earlier patch already had "
+                             f"(first: {_where(first)}{first.message})")
             lines += [f"        >> new warning: {_where(d)}{d.message}{f' [{d.flag}]' if d.flag else ''}"
                       for d in r.new_warnings]
             if r.log_tail and not r.errors:
