@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from importlib.metadata import version
 from types import ModuleType
@@ -49,3 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("reviewtool: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (`reviewtool show --json | head`): stop quietly, as a killed C tool would
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 141

@@ -143,3 +143,11 @@ def test_bad_review_options_fail_before_the_thread_is_read(inputs: Path) -> None
         proc = _run(inputs, ["review", "--bundled", "pte-v3", "--no-build", option, value])
         line = _assert_one_error_line(proc, option)
         assert "reading" not in proc.stderr.decode(), line
+
+
+def test_output_cut_short_by_the_reader_is_no_traceback(inputs: Path) -> None:
+    """`reviewtool show --json | head -3` is how people look at the start of a long output."""
+    proc = subprocess.run(f"'{REVIEWTOOL}' show --bundled pte-v3 --json | head -3", shell=True,
+                          capture_output=True, timeout=120, cwd=inputs)
+    assert proc.stdout.decode().splitlines()[0] == "{"
+    assert "Traceback" not in proc.stderr.decode() and "Broken pipe" not in proc.stderr.decode(), proc.stderr
