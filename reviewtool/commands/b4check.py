@@ -29,7 +29,7 @@ from series.patchparse import extract_diff
 
 EPILOG = """examples:
   git config b4.review-perpatch-check-cmd "reviewtool b4-check"
-  reviewtool b4-check --tree ~/linux < 0006-mm-foo.patch   (one patch mail per run)
+  cd ~/linux && git format-patch -1 --stdout | reviewtool b4-check   # one patch mail per run
 
 The tree is --tree, else the current directory when it is a kernel checkout
 (b4 runs check commands there), else the managed linux-source-6.1 tree.

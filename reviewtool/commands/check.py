@@ -24,10 +24,10 @@ from reviewtool.errors import EXIT_CLEAN, EXIT_FINDINGS, UsageError
 from reviewtool.jsondata import to_jsonable
 
 EPILOG = """examples:
-  reviewtool check --bundled pte-v3
-  reviewtool check --mbox series.mbox --tree ~/linux --json
-  reviewtool check --bundled pte-v3 --checkpatch ~/linux/scripts/checkpatch.pl   (no tree)
-  reviewtool check --bundled pte-v3 --no-checkpatch --rules my-pairs.toml
+  reviewtool check --bundled pte-v3                  # on the managed linux-source-6.1 tree
+  reviewtool check --bundled pte-v3 --tree ~/linux --json
+  reviewtool check --bundled pte-v3 --no-pairs --checkpatch ~/linux/scripts/checkpatch.pl   # no tree
+  reviewtool check --bundled pte-v3 --no-checkpatch  # the pair scan alone
 
 exit status: 0 clean, 1 findings, 2 bad input, 3 a tool failed
 """

@@ -20,8 +20,8 @@ from series.model import Series
 EPILOG = """\
 examples:
   reviewtool diff --bundled pte-v1 --bundled pte-v2 --bundled pte-v3 --out /tmp/pte
-  reviewtool diff v2.mbox v3.mbox --json > versions.json
-  reviewtool diff 20211110105428.32458-1-zhengqi.arch@bytedance.com 20210819031858.98043-1-zhengqi.arch@bytedance.com
+  reviewtool diff --bundled pte-v2 --bundled pte-v3 --json > versions.json
+  reviewtool diff 20211110105428.32458-1-zhengqi.arch@bytedance.com   # from lore, earlier versions looked up
 
 Each SOURCE is an mbox, a maildir, a Message-ID or a lore URL; a thread holding
 several revisions gives all of them. Revisions may be given in any order.

@@ -24,8 +24,8 @@ PLACEHOLDER_FROM = "Reviewer <reviewer@example.invalid>"
 EPILOG = """\
 examples:
   reviewtool review --bundled pte-v3 --previous bundled:pte-v1 --previous bundled:pte-v2 --out runs/pte-v3
-  reviewtool review thread.mbox --tree ~/linux --base v6.1 --from "Me <me@example.org>"
-  reviewtool review 20211110105428.32458-1-zhengqi.arch@bytedance.com --no-build --json
+  reviewtool review --bundled pte-v3 --no-build --from "Me <me@example.org>" --out /tmp/pte-v3
+  reviewtool review 20211110105428.32458-1-zhengqi.arch@bytedance.com --tree ~/linux --base v6.1 --no-build --json
 
 Writes into --out: thread.mbox (the mails as read), results.json, report.html,
 report.md, drafts/*.eml (never sent), versions/ (with --previous).

@@ -22,7 +22,7 @@ from reviewtool.jsondata import to_jsonable
 EPILOG = """examples:
   reviewtool scan --tree ~/linux mm/
   reviewtool scan --tree ~/linux mm/memory.c mm/gup.c --json
-  reviewtool scan drivers/foo/bar.c --rules my-pairs.toml
+  cd ~/.cache/reviewtool/linux-source-6.1 && reviewtool scan mm/hmm.c   # the managed tree, once unpacked
 
 PATHs are relative to --tree when it is given, else to the current directory.
 exit status: 0 clean, 1 findings, 2 bad input

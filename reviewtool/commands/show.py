@@ -16,10 +16,11 @@ from series.model import Message, Patch, Series
 
 EPILOG = """examples:
   reviewtool show --bundled pte-v3
-  reviewtool show --mbox thread.mbox --revision 2 --json
-  reviewtool show '<20211110105428.32458-1-zhengqi.arch@bytedance.com>'
+  reviewtool show --bundled pte-v2 --revision 2 --json
+  git format-patch --cover-letter --thread --stdout HEAD~2 | reviewtool show -   # your own series
+  reviewtool show '<20211110105428.32458-1-zhengqi.arch@bytedance.com>'    # fetched with b4 (b4.midmask)
   reviewtool show https://lore.kernel.org/all/20211110105428.32458-1-zhengqi.arch@bytedance.com/
-  reviewtool show 20211110105428.32458-1-zhengqi.arch@bytedance.com --midmask http://127.0.0.1:8080/all/%s
+  reviewtool show 20211110105428.32458-1-zhengqi.arch@bytedance.com --midmask https://lore.kernel.org/linux-mm/%s
 """
 
 SUBJECT_WIDTH = 58
