@@ -85,6 +85,18 @@ def test_mail_text_is_escaped(tmp_path: Path) -> None:
     assert "\n ~~~~\n-<b>x</b>" in md  # cannot close the fence
 
 
+def test_file_paths_from_diffs_are_escaped(tmp_path: Path) -> None:
+    """A path in a diff is mail text too: a backtick in it must not end a code span and let HTML in."""
+    series = [assemble_series(load_thread(str(bundled_thread_path(f"pte-v{n}"))).messages) for n in (1, 2)]
+    report = version_report(series)
+    hostile = "mm/x`<img src=x onerror=alert(1)>`.c"
+    report["pairs"][0]["comments"][0]["old_path"] = hostile
+    report["open_comments"][0]["new_path"] = hostile
+    html_path, md_path, _ = write_version_report(report, tmp_path)
+    assert "<img" not in md_path.read_text() and "<img" not in html_path.read_text()
+    assert md_path.read_text().count("mm/x\\`&lt;img src=x onerror=alert(1)&gt;\\`.c") == 2
+
+
 def test_single_version_is_exit_2_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = _run(capsys, "--bundled", "pte-v2", "--out", str(tmp_path))
     assert code == 2
