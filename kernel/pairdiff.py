@@ -60,10 +60,6 @@ def parse_patch(patch_text: str) -> PatchSet:
         raise KernelInputError(f"cannot parse the patch: {exc}") from None
 
 
-def _path(pf: PatchedFile) -> str:
-    return pf.path
-
-
 def apply_hunks(before: str, pf: PatchedFile) -> tuple[str, int]:
     """Apply the hunks of pf that fit `before` by exact context; (text, number that did not fit).
 
@@ -188,7 +184,7 @@ def _place(pf: PatchedFile, f: PairFinding, basis: str,
         return next(((h, at) for h, at in hunks if at <= line < at + max(h.target_length, 1)), None)
 
     hunk, at = inside(f.line) or inside(f.acquire_line) or min(hunks, key=lambda ha: abs(ha[1] - f.line))
-    placed = PatchPairFinding(_path(pf), _hunk_header(hunk), f.line, f.function, f.kind, f.resources,
+    placed = PatchPairFinding(pf.path, _hunk_header(hunk), f.line, f.function, f.kind, f.resources,
                               f.acquire, f.acquire_line, f.message, f.path, f.confidence, basis)
     if at != hunk.target_start:
         placed.notes.append(f"line numbers are the post-image's on this tree; the patch numbers them "
@@ -284,7 +280,7 @@ def patch_pair_findings(patch_text: str, before: dict[str, str], after: dict[str
     """
     out: list[PatchPairFinding] = []
     for pf in parse_patch(patch_text):
-        path = _path(pf)
+        path = pf.path
         if not path.endswith(C_SUFFIXES) or pf.is_removed_file:
             continue
         if path in after and (path in before or pf.is_added_file):
@@ -311,7 +307,7 @@ def series_pair_findings(patches: list[tuple[str, str]], tree: Path | None,
         before: dict[str, str] = {}
         after: dict[str, str] = {}
         for pf in parse_patch(diff):
-            path = _path(pf)
+            path = pf.path
             if path not in current:
                 current[path] = "" if pf.is_added_file else _read(tree, path)
             old = current[path]

@@ -141,8 +141,9 @@ def _environment() -> jinja2.Environment:
                               undefined=jinja2.StrictUndefined)
 
 
-def _slug(subject: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", subject.lower()).strip("-")[:48] or "patch"
+def slug(text: str, empty: str) -> str:
+    """A file or directory name from mail text (a subject): only [a-z0-9-], never a path."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:48] or empty
 
 
 def _original_from_model(msgid: str, author: str, subject: str, date: str, references: list[str]) -> EmailMessage:
@@ -261,7 +262,7 @@ def write_drafts(results: dict, series: Series, run_dir: Path, mail_from: str,
         original = originals.get(patch.msgid) or _original_from_model(
             patch.msgid, patch.author,
             f"[PATCH v{patch.revision} {patch.counter}/{patch.expected}] {patch.subject}", patch.date, cover_refs)
-        path = out_dir / f"{patch.counter:04d}-{_slug(patch.subject)}.eml"
+        path = out_dir / f"{patch.counter:04d}-{slug(patch.subject, 'patch')}.eml"
         written.append(_write(path, _reply(original, body, mail_from)))
     head = series.cover or (series.patches[0] if series.patches else None)
     if head is not None:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from reviewtool.cache import StageCache
 from reviewtool.commands._source import add_source_arguments, load_from_args, output_dir
 from reviewtool.commands.diff import load_revisions
 from reviewtool.diffreport import write_version_report
-from reviewtool.drafts import check_sender, default_from, write_drafts
+from reviewtool.drafts import check_sender, default_from, slug, write_drafts
 from reviewtool.errors import EXIT_CLEAN, EXIT_FINDINGS, UsageError
 from reviewtool.jsondata import write_atomic
 from reviewtool.pipeline import ReviewOptions, load_series, progress, run_review
@@ -67,11 +66,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(command_module=sys.modules[__name__])
 
 
-def _slug(text: str) -> str:
-    """A directory name from a mail subject: only [a-z0-9-], never a path."""
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:48] or "series"
-
-
 def _previous_sources(values: list[str]) -> list[str]:
     return [str(bundled_thread_path(v.removeprefix("bundled:"))) if v.startswith("bundled:") else v
             for v in values]
@@ -100,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     thread = load_from_args(args)
     cache = StageCache(cache_dir, enabled=not args.no_cache)
     series = load_series(thread, args.revision, cache)
-    run_dir = output_dir(args.out or Path("runs") / f"{_slug(series.subject)}-v{series.revision}", "--out")
+    run_dir = output_dir(args.out or Path("runs") / f"{slug(series.subject, 'series')}-v{series.revision}", "--out")
     (run_dir / "thread.mbox").write_bytes(thread.raw)
     opts = ReviewOptions(
         run_dir=run_dir.resolve(), cache_dir=cache_dir.resolve(), tree=args.tree, base=args.base,
