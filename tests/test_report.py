@@ -367,3 +367,21 @@ def test_overview_tells_apart_robot_errors_and_groups_same_findings(tmp_path: Pa
     items = re.findall(r'<li class="sev-[a-z]+">(.*?)</li>', html, re.S)
     (apply_item,) = [i for i in items if "7/15</a> hunk does not apply" in i]
     assert len(re.findall(r'<a href="#patch-7-f\d+-h\d+-l0">', apply_item)) == 3  # each hunk linked
+
+
+def test_notes_in_the_diff_have_no_blank_lines_around_them(tmp_path: Path) -> None:
+    """Notes sit in a cell of the diff table, whose code cells keep white space: the template's
+    line breaks around a note must not show as empty lines above and below it."""
+    series = v3()
+    write_report(_results(series), tmp_path)
+    html = (tmp_path / "report.html").read_text()
+    probe = ("<script>const td = document.querySelector('tr.notes td'); const n = td.querySelector('.note');"
+             "const t = n.querySelector('.title');"
+             "document.title = [td.getBoundingClientRect().height - n.getBoundingClientRect().height,"
+             " t.getBoundingClientRect().top - n.getBoundingClientRect().top].join(' ');</script>")
+    html = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", html).replace("</body>", probe + "</body>")
+    (tmp_path / "probe.html").write_text(html)
+    dom = dump_dom(tmp_path / "probe.html", tmp_path)
+    cell_extra, title_offset = map(float, re.search(r"<title>([\d. -]+)</title>", dom).group(1).split())
+    assert cell_extra < 28, cell_extra  # padding and margins (19 px), no empty lines (38 px with them)
+    assert title_offset < 8, title_offset  # the note starts with its title, not an empty line
