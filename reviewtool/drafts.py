@@ -199,7 +199,7 @@ def _summary_lines(ctx: dict, patches: list[PatchView], kinds: tuple[str, ...]) 
     paras = []
     base = ctx["base"]
     if base:
-        paras.append(f"I applied the series on {base.get('describe', '')} ({base.get('commit', '')[:12]}).")
+        paras.append(f"I applied the series on {ctx['base_text']}.")
     if series.get("missing"):
         paras.append("Patches missing from the thread: " + ", ".join(map(str, series["missing"])) + ".")
     not_clean = [p for p in patches if p.apply and p.apply.get("status") not in ("clean", None)]

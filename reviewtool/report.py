@@ -596,6 +596,7 @@ def build_context(results: dict) -> dict[str, Any]:
         "series": series,
         "cover_link": lore_link(series["cover"]["msgid"]) if series.get("cover") else "",
         "base": (apply or {}).get("base") if isinstance(apply, dict) else None,
+        "base_text": base_text((apply or {}).get("base") if isinstance(apply, dict) else None),
         "apply_skipped": apply_skip,
         "patches": [views[n] for n in sorted(views)],
         "series_notes": series_notes,
@@ -610,6 +611,20 @@ def build_context(results: dict) -> dict[str, Any]:
         "version_groups": _version_groups(versions),
         "revisions": _items(versions, "revisions"),
     }
+
+
+BASE_SOURCES = {"option": "given with --base", "base-commit": "the series' base-commit",
+                "index-blobs": "where the patches' preimage blobs are", "head": "the tree's HEAD"}
+
+
+def base_text(base: dict | None) -> str:
+    """"v6.1 (830b3c68c1fb), the series' base-commit": git describe only when it says more than the hash."""
+    if not base:
+        return ""
+    commit, describe = str(base.get("commit", ""))[:12], str(base.get("describe", ""))
+    name = commit if not describe or commit.startswith(describe) else f"{describe} ({commit})"
+    source = str(base.get("source", ""))
+    return f"{name}, {BASE_SOURCES.get(source, source)}" if source else name
 
 
 def _meta(meta: dict) -> dict[str, Any]:

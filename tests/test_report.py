@@ -18,6 +18,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from markupsafe import escape
 
 from reviewtool.report import build_context, count_findings, fence, md_escape, write_report
 from series.assemble import assemble_series
@@ -385,3 +386,17 @@ def test_notes_in_the_diff_have_no_blank_lines_around_them(tmp_path: Path) -> No
     cell_extra, title_offset = map(float, re.search(r"<title>([\d. -]+)</title>", dom).group(1).split())
     assert cell_extra < 28, cell_extra  # padding and margins (19 px), no empty lines (38 px with them)
     assert title_offset < 8, title_offset  # the note starts with its title, not an empty line
+
+
+@pytest.mark.parametrize(("base", "shown"), [
+    ({"commit": "34f48ff8da49" + "0" * 28, "describe": "34f48ff", "source": "head"}, "34f48ff8da49, the tree's HEAD"),
+    ({"commit": "830b3c68c1fb" + "0" * 28, "describe": "v6.1", "source": "base-commit"},
+     "v6.1 (830b3c68c1fb), the series' base-commit"),
+])
+def test_base_is_named_once_and_in_words(tmp_path: Path, base: dict, shown: str) -> None:
+    """A describe that is only the abbreviated hash is not repeated; "from head" is said in words."""
+    results = {"series": dataclasses.asdict(v3()), "apply": {"base": base, "patches": []}}
+    write_report(results, tmp_path)
+    md = (tmp_path / "report.md").read_text()
+    assert f"- Base: {md_escape(shown)}\n" in md
+    assert f"<tr><th>Base</th><td>\n{escape(shown)}" in (tmp_path / "report.html").read_text()
