@@ -599,6 +599,9 @@ def build_context(results: dict) -> dict[str, Any]:
         "base_text": base_text((apply or {}).get("base") if isinstance(apply, dict) else None),
         "apply_skipped": apply_skip,
         "patches": [views[n] for n in sorted(views)],
+        # the build matrix in patch order, a missing patch in its place (9 between 8 and 10)
+        "matrix_rows": sorted([(n, views[n]) for n in views] + [(int(n), None) for n in series.get("missing") or []],
+                              key=lambda row: row[0]),
         "series_notes": series_notes,
         "build_cells": cells,
         "base_builds": base_builds,

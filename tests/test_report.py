@@ -400,3 +400,15 @@ def test_base_is_named_once_and_in_words(tmp_path: Path, base: dict, shown: str)
     md = (tmp_path / "report.md").read_text()
     assert f"- Base: {md_escape(shown)}\n" in md
     assert f"<tr><th>Base</th><td>\n{escape(shown)}" in (tmp_path / "report.html").read_text()
+
+
+def test_missing_patch_has_its_row_in_patch_order(tmp_path: Path) -> None:
+    write_report({"series": dataclasses.asdict(v3())}, tmp_path)
+    md = (tmp_path / "report.md").read_text()
+    numbers = [int(m) for m in re.findall(r"^\| (\d+) \|", md, re.M)]
+    assert numbers == list(range(1, 16))
+    assert re.search(r"^\| 9 \| \*\*missing from the thread\*\* \|", md, re.M)
+    html = (tmp_path / "report.html").read_text()
+    matrix = html[html.index('<table id="matrix">'):]
+    matrix = matrix[:matrix.index("</table>")]
+    assert [int(m) for m in re.findall(r"<tr><td>(\d+)</td>", matrix)] == list(range(1, 16))
