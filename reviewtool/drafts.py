@@ -205,7 +205,7 @@ def _summary_lines(ctx: dict, patches: list[PatchView], kinds: tuple[str, ...]) 
     not_clean = [p for p in patches if p.apply and p.apply.get("status") not in ("clean", None)]
     if base and base.get("warning"):
         paras.append(f"Note: {base['warning']}")
-    if not_clean:
+    if not_clean and "apply" in kinds:  # on a guessed base, failures say more about the guess
         paras.append("Not applying cleanly: " + ", ".join(
             f"{p.counter}/{series['expected']} ({p.apply.get('status')})" for p in not_clean) + ".")
     if ctx["build_cells"]:

@@ -57,6 +57,7 @@ def test_apply_failure_quoted_at_its_hunk(drafts: dict[str, Path]) -> None:
     i = body.index("> " + header)
     assert body[i - 1] == f"> diff --git a/{patch.files[0].path} b/{patch.files[0].path}"
     assert body[i + 3] == "hunk does not apply (failed): context does not match"
+    assert "Not applying cleanly: 4/15 (failed)" in _read(_draft(drafts, 0)).get_content()  # own base
 
 
 def test_on_a_guessed_base_apply_failures_are_not_blamed_on_the_author(tmp_path: Path) -> None:
@@ -64,6 +65,12 @@ def test_on_a_guessed_base_apply_failures_are_not_blamed_on_the_author(tmp_path:
     assert {int(p.name[:4]) for p in paths} == {0, 2, 3, 6}
     summary = _read(tmp_path / "drafts" / "0000-cover.eml").get_content()
     assert "Note: series base next-20211108 not in the tree" in summary
+    assert "Not applying cleanly" not in summary and "(failed)" not in summary  # nor in the cover's summary
+
+
+def test_no_sender_address_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="not a mail address"):
+        write_drafts(_results(v3()), v3(), tmp_path, "nobody")
 
 
 def test_headers_thread_the_reply(drafts: dict[str, Path]) -> None:
