@@ -120,9 +120,11 @@ def _fetch_thread(source: str, *, midmask: str | None, timeout: float) -> Thread
             # acceptance asks): the server named is wrong or unreachable.
             # A server that answers with an error is an infrastructure failure.
             if exc.status_code is None:
+                refused = "Connection refused" in str(exc.__cause__ or exc)
                 raise SeriesInputError(
-                    f"{node.url} did not answer for <{msgid}> within {timeout:g}s "
-                    f"(check --midmask / b4.midmask and the network)"
+                    f"{node.url} " + ("refused the connection" if refused else "did not answer")
+                    + f" for <{msgid}>" + ("" if refused else f" within {timeout:g}s")
+                    + " (check --midmask / b4.midmask and the network)"
                 ) from exc
             if exc.status_code < 500:
                 raise SeriesInputError(

@@ -67,7 +67,8 @@ def test_stdin_and_revision(tmp_path: Path) -> None:
     (["--revision", "4"], "no v4 in this thread (it has v3)"),
     (["--mbox", "/nonexistent/x.mbox"], "no such file"),
     (["--bundled", "pte-v1", "--mbox", "x"], "give one thread source"),
-    (["nothere@example.org", "--midmask", "http://127.0.0.1:9/all/%s", "--timeout", "2"], "did not answer"),
+    (["nothere@example.org", "--midmask", "http://127.0.0.1:9/all/%s", "--timeout", "2"],
+     "http://127.0.0.1:9/all refused the connection for <nothere@example.org> (check --midmask"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args: list[str], expected: str) -> None:
     out = _run("show", *args)
