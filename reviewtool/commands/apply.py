@@ -26,8 +26,9 @@ from reviewtool.jsondata import dumps, write_atomic
 from series.model import Series
 
 EPILOG = """examples:
-  reviewtool apply --bundled pte-v3
-  reviewtool apply --mbox series.mbox --tree ~/linux --base v6.1 --json
+  reviewtool apply --bundled pte-v3                 # on the managed linux-source-6.1 tree
+  reviewtool apply --bundled pte-v3 --tree ~/linux --base v6.1 --json
+  git format-patch --thread --stdout v6.1..HEAD > s.mbox && reviewtool apply --mbox s.mbox --tree .
 
 exit status: 0 every patch applied (cleanly or 3-way), 1 some patch failed, partly
 applied, was skipped or is missing, 2 bad input, 3 git or the machine failed

@@ -28,8 +28,9 @@ from reviewtool.errors import EXIT_CLEAN, EXIT_FINDINGS, UsageError
 from reviewtool.jsondata import dumps, write_atomic
 
 EPILOG = """examples:
-  reviewtool build --bundled pte-v3
-  reviewtool build --mbox series.mbox --tree ~/linux --arch arm64 --config mm-off --json
+  reviewtool build --bundled pte-v3                 # x86_64 and arm64, mm-on and mm-off
+  reviewtool build --bundled pte-v3 --arch arm64 --config mm-off --json
+  git format-patch --thread --stdout v6.1..HEAD > s.mbox && reviewtool build --mbox s.mbox --tree . --base v6.1
 
 exit status: 0 no errors and no new warnings, 1 errors, new warnings, time-outs or
 patches that did not (fully) apply, 2 bad input, 3 a tool or the machine failed
