@@ -80,15 +80,17 @@ def run(args: argparse.Namespace) -> int:
         json.dump(doc, sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")
     else:
-        sys.stdout.write(render(checks, pairs, args.no_checkpatch, args.no_pairs, series.missing))
+        missing = [f"{n:02d}/{series.expected}" for n in series.missing]
+        sys.stdout.write(render(checks, pairs, args.no_checkpatch, args.no_pairs, missing))
     return EXIT_FINDINGS if found else EXIT_CLEAN
 
 
 def render(checks: list[CheckpatchResult], pairs: list[PatchPairFinding], no_checkpatch: bool,
-           no_pairs: bool, missing: list[int]) -> str:
+           no_pairs: bool, missing: list[str]) -> str:
     lines: list[str] = []
     if missing:
-        lines.append(f"note: patches {', '.join(map(str, missing))} are missing from the thread: not checked")
+        lines.append(f"note: {'patches' if len(missing) > 1 else 'patch'} {', '.join(missing)} "
+                     f"{'are' if len(missing) > 1 else 'is'} missing from the thread: not checked")
     if not no_checkpatch:
         total = sum(len(r.findings) for r in checks)
         lines.append(f"checkpatch: {total} findings in {sum(1 for r in checks if r.findings)} of {len(checks)} patches")
