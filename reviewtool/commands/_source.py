@@ -12,6 +12,7 @@ first command works on a fresh machine without network.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from pathlib import Path
@@ -54,8 +55,10 @@ def add_fetch_arguments(parser: argparse.ArgumentParser) -> None:
 def check_fetch_arguments(args: argparse.Namespace) -> None:
     if args.midmask and "%s" not in args.midmask:
         raise UsageError("--midmask needs a %s where the Message-ID goes, e.g. https://lore.kernel.org/all/%s")
-    if args.timeout <= 0:
-        raise UsageError("--timeout must be positive")
+    if args.midmask and not args.midmask.startswith(("http://", "https://")):
+        raise UsageError(f"--midmask {args.midmask}: not an http(s) URL, e.g. https://lore.kernel.org/all/%s")
+    if not math.isfinite(args.timeout) or args.timeout <= 0:  # nan and inf reach the socket as errors
+        raise UsageError("--timeout must be a positive number of seconds")
 
 
 def load_from_args(args: argparse.Namespace) -> Thread:
