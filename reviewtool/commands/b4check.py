@@ -22,8 +22,9 @@ from typing import Any
 
 from kernel.checkpatch import CheckpatchFinding, find_checkpatch, run_checkpatch
 from kernel.pairdiff import PatchPairFinding, series_pair_findings
-from kernel.pairrules import DEFAULT_RULES, load_rules
+from kernel.pairrules import load_rules
 from kernel.tree import open_user_tree, resolve_tree
+from reviewtool.commands.check import add_check_arguments, check_arguments
 from reviewtool.errors import EXIT_CLEAN, EXIT_FINDINGS, UsageError
 from series.patchparse import extract_diff
 
@@ -46,11 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--tree", type=Path, metavar="DIR", help="kernel checkout (see below)")
-    parser.add_argument("--checkpatch", type=Path, metavar="PATH", help="checkpatch.pl to run")
-    parser.add_argument("--rules", type=Path, default=DEFAULT_RULES, metavar="FILE",
-                        help="pair rules (default: kernel/pairs.toml)")
-    parser.add_argument("--no-checkpatch", action="store_true", help="skip checkpatch.pl")
-    parser.add_argument("--no-pairs", action="store_true", help="skip the pair scan")
+    add_check_arguments(parser)
     parser.add_argument("--json", action="store_true", help="(always JSON)")
     parser.set_defaults(command_module=sys.modules[__name__])
 
@@ -118,8 +115,7 @@ def _check(tool: str, details: list[dict[str, str]], clean: str) -> dict[str, An
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.no_checkpatch and args.no_pairs:
-        raise UsageError("nothing to do: both --no-checkpatch and --no-pairs given")
+    check_arguments(args)
     rules = None if args.no_pairs else load_rules(args.rules)
     label, mail, diff = read_patch_mail(sys.stdin.buffer.read())
     tree = _tree(args)

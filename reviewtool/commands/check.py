@@ -42,21 +42,35 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--tree", type=Path, metavar="DIR",
                         help="kernel git checkout (default: the managed linux-source-6.1 tree, "
                              "unless --checkpatch is given)")
-    parser.add_argument("--checkpatch", type=Path, metavar="PATH", help="checkpatch.pl to run")
-    parser.add_argument("--rules", type=Path, default=DEFAULT_RULES, metavar="FILE",
-                        help="pair rules (default: kernel/pairs.toml)")
-    parser.add_argument("--no-checkpatch", action="store_true", help="skip checkpatch.pl")
-    parser.add_argument("--no-pairs", action="store_true", help="skip the pair scan")
+    add_check_arguments(parser)
     parser.add_argument("-j", "--jobs", type=int, metavar="N", help="parallel checkpatch runs (default: CPUs)")
     parser.add_argument("--json", action="store_true", help="machine output on stdout")
     parser.set_defaults(command_module=sys.modules[__name__])
 
 
-def run(args: argparse.Namespace) -> int:
-    if args.jobs is not None and args.jobs < 1:
+def add_rules_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--rules", type=Path, default=DEFAULT_RULES, metavar="FILE",
+                        help="pair rules (default: kernel/pairs.toml)")
+
+
+def add_check_arguments(parser: argparse.ArgumentParser) -> None:
+    """Which checks run and with what: shared with b4-check (see check_arguments)."""
+    parser.add_argument("--checkpatch", type=Path, metavar="PATH", help="checkpatch.pl to run")
+    add_rules_argument(parser)
+    parser.add_argument("--no-checkpatch", action="store_true", help="skip checkpatch.pl")
+    parser.add_argument("--no-pairs", action="store_true", help="skip the pair scan")
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """Refuse option values that would only fail (or do nothing) after the slow steps."""
+    if getattr(args, "jobs", None) is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
-    if args.no_checkpatch and args.no_pairs:
+    if getattr(args, "no_checkpatch", False) and getattr(args, "no_pairs", False):
         raise UsageError("nothing to do: both --no-checkpatch and --no-pairs given")
+
+
+def run(args: argparse.Namespace) -> int:
+    check_arguments(args)
     rules = load_rules(args.rules)  # bad rules or a bad tree fail before any slow step
     tree: Path | None = open_user_tree(args.tree) if args.tree else None
     _thread, series = series_from_args(args)

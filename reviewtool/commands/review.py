@@ -9,10 +9,11 @@ from pathlib import Path
 from kernel.tree import default_cache_dir, open_user_tree
 from reviewtool.cache import StageCache
 from reviewtool.commands._source import add_source_arguments, load_from_args, output_dir
+from reviewtool.commands.check import check_arguments
 from reviewtool.commands.diff import load_revisions
 from reviewtool.diffreport import write_version_report
 from reviewtool.drafts import check_sender, default_from, slug, write_drafts
-from reviewtool.errors import EXIT_CLEAN, EXIT_FINDINGS, UsageError
+from reviewtool.errors import EXIT_CLEAN, EXIT_FINDINGS
 from reviewtool.jsondata import write_atomic
 from reviewtool.pipeline import ReviewOptions, load_series, progress, run_review
 from reviewtool.report import count_findings, write_report
@@ -83,8 +84,7 @@ def _sender(given: str | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.jobs is not None and args.jobs < 1:
-        raise UsageError("--jobs must be at least 1")
+    check_arguments(args)
     sender = _sender(args.mail_from)  # a bad --from or --tree fails now, not after the builds
     if args.tree:
         open_user_tree(args.tree)

@@ -14,9 +14,10 @@ from pathlib import Path
 
 from kernel.errors import KernelInputError
 from kernel.pairaudit import audit, c_files
-from kernel.pairrules import DEFAULT_RULES, load_rules
+from kernel.pairrules import load_rules
 from kernel.progress import step
-from reviewtool.errors import EXIT_CLEAN, EXIT_FINDINGS, UsageError
+from reviewtool.commands.check import add_rules_argument, check_arguments
+from reviewtool.errors import EXIT_CLEAN, EXIT_FINDINGS
 from reviewtool.jsondata import to_jsonable
 
 EPILOG = """examples:
@@ -36,16 +37,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="C file or directory")
     parser.add_argument("--tree", type=Path, metavar="DIR", help="kernel source directory PATHs are in")
-    parser.add_argument("--rules", type=Path, default=DEFAULT_RULES, metavar="FILE",
-                        help="pair rules (default: kernel/pairs.toml)")
+    add_rules_argument(parser)
     parser.add_argument("-j", "--jobs", type=int, metavar="N", help="parallel processes (default: CPUs)")
     parser.add_argument("--json", action="store_true", help="machine output on stdout")
     parser.set_defaults(command_module=sys.modules[__name__])
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.jobs is not None and args.jobs < 1:
-        raise UsageError("--jobs must be at least 1")
+    check_arguments(args)
     if args.tree is not None and not args.tree.is_dir():
         raise KernelInputError(f"--tree {args.tree}: not a directory")
     rules = load_rules(args.rules)
