@@ -5,11 +5,15 @@ only wires them together, caches the expensive ones by content
 (reviewtool.cache) and records what was skipped and why, so results.json is
 the whole record of a run. Order:
 
-  series -> comments -> tree/base -> apply (worktree) -> checkpatch,
-  pair scan, builds (on the worktree) -> versions -> results
+  series -> comments -> tree/base -> apply -> checkpatch, pair scan,
+  builds -> versions -> results
+
+The tree stages (reviewtool.treestages) make a worktree only when one of
+them misses the cache, so a re-run with nothing changed touches no tree.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import os
@@ -19,17 +23,16 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from kernel import checkpatch, pairdiff, pairrules
-from kernel.apply import apply_series
+from kernel import checkpatch
 from kernel.base import choose_base
-from kernel.build import build_series
 from kernel.matrix import load_arch, load_config
-from kernel.model import PatchText, SeriesApply, SeriesBuild
+from kernel.model import PatchText, SeriesBuild
 from kernel.tree import resolve_tree
-from kernel.worktree import worktree
+from reviewtool import treestages
 from reviewtool.cache import StageCache
 from reviewtool.diffreport import version_report
 from reviewtool.jsondata import to_jsonable
+from reviewtool.treestages import BuildOptions, LazyWorktree, TreeJob
 from series.assemble import assemble_series
 from series.comments import extract_comments
 from series.load import Thread
@@ -102,71 +105,22 @@ def run_checkpatch(series: Series, tree: Path, opts: ReviewOptions,
     return [results[label(series, p.counter)] for p in series.patches]
 
 
-def _files_at(tree_git_dir: Path, commit: str, paths: list[str]) -> dict[str, str]:
-    """Text of `paths` at `commit` (absent paths left out), read with git, not the checkout."""
-    import git
-
-    repo = git.Repo(tree_git_dir)
-    out: dict[str, str] = {}
-    for path in paths:
-        try:
-            out[path] = repo.git.show(f"{commit}:{path}", strip_newline_in_stdout=False)
-        except git.GitCommandError:
-            continue
-    return out
+def run_pairscan(series: Series, job: TreeJob, lazy: LazyWorktree) -> list[dict[str, Any]]:
+    found = treestages.pair_findings(job, lazy, {p.counter: p.diff for p in series.patches})
+    return [{"patch": p.counter, "label": label(series, p.counter), "findings": to_jsonable(found[p.counter])}
+            for p in series.patches]
 
 
-def run_pairscan(series: Series, applied: SeriesApply | None, tree: Path,
-                 cache: StageCache) -> list[dict[str, Any]]:
-    """Pair scan per patch. Files the patch put into the worktree are analysed whole,
-    before (previous commit) and after (this patch's commit); files that did not apply
-    are analysed from their hunks alone, which the findings mark as lower confidence."""
-    rules = pairrules.load_rules(pairrules.DEFAULT_RULES)
-    rules_key = sha256(Path(pairrules.DEFAULT_RULES).read_bytes())
-    by_counter = {r.counter: r for r in applied.patches} if applied else {}
-    previous = applied.base.commit if applied else ""
-    out: list[dict[str, Any]] = []
-    for p in series.patches:
-        result = by_counter.get(p.counter)
-        before: dict[str, str] = {}
-        after: dict[str, str] = {}
-        if result and result.commit and previous:
-            done = [f for f in p.files if f.path in result.applied_files]
-            before = _files_at(tree, previous, [f.old_path for f in done if f.status != "added"])
-            after = _files_at(tree, result.commit, [f.path for f in done if f.status != "deleted"])
-            previous = result.commit
-        key = [rules_key, sha256(p.diff), sorted((k, sha256(v)) for k, v in before.items()),
-               sorted((k, sha256(v)) for k, v in after.items())]
-        findings = cache.get_or_compute(
-            "pairscan", key, list[pairdiff.PatchPairFinding],
-            lambda: pairdiff.patch_pair_findings(p.diff, before, after, rules))
-        whole = sorted(after)
-        out.append({"patch": p.counter, "label": label(series, p.counter),
-                    "post_image_files": whole,
-                    "hunks_only_files": [f.path for f in p.files if f.path not in after],
-                    "findings": to_jsonable(findings)})
-    return out
-
-
-def run_builds(work: Path, tree: Path, series: Series, applied: SeriesApply, opts: ReviewOptions,
-               cache: StageCache) -> list[SeriesBuild]:
-    """Every arch x config; each cached by (base, patch mails, apply outcome, arch file,
-    config file), with one O= directory per tree, arch and config kept across runs."""
-    applied_key = [(r.counter, r.status, sorted(r.applied_files)) for r in applied.patches]
-    mails = [sha256(p.mbox) for p in series.patches]
-    tree_id = sha256(str(tree.resolve()))[:12]
+def run_builds(series: Series, job: TreeJob, lazy: LazyWorktree, opts: ReviewOptions) -> list[SeriesBuild]:
+    """Every arch x config, one O= directory per tree, arch and config kept across runs."""
+    tree_id = sha256(str(job.tree.resolve()))[:12]
+    build_opts = BuildOptions(timeout_s=opts.build_timeout, jobs=opts.jobs or os.cpu_count() or 1)
     results = []
-    for arch_name in opts.arches:
-        arch = load_arch(arch_name)
-        for config_name in opts.configs:
-            config = load_config(config_name)
+    for arch in map(load_arch, opts.arches):
+        for config in map(load_config, opts.configs):
+            progress(f"build {arch.name}/{config.name}: base and {len(series.patches)} patches")
             out = opts.cache_dir / "builds" / tree_id / f"{arch.name}-{config.name}"
-            key = [applied.base.commit, mails, applied_key, arch.digest, config.digest, opts.build_timeout]
-            progress(f"build {arch.name}/{config.name}: base and {len(applied.patches)} patches")
-            results.append(cache.get_or_compute(
-                "build", key, SeriesBuild,
-                lambda: build_series(work, applied, arch, config, out, timeout_s=opts.build_timeout,
-                                     jobs=opts.jobs or os.cpu_count() or 1)))
+            results.append(treestages.builds(job, lazy, arch, config, out, build_opts))
     return results
 
 
@@ -191,19 +145,19 @@ def run_review(thread: Thread, series: Series, opts: ReviewOptions, cache: Stage
                        series.base_hint)
     if base.warning:
         progress(f"base: {base.warning}")
-    work = opts.run_dir / "worktree"
-    with worktree(tree, work, base.commit):
+    job = TreeJob(patch_texts(series), tree, base, opts.run_dir, cache)
+    with contextlib.ExitStack() as stack:  # the worktree, if a stage missed the cache
+        lazy = LazyWorktree(job, stack)
         progress(f"apply: {len(series.patches)} patches on {base.describe}")
-        applied = apply_series(work, base, patch_texts(series))
-        results["apply"] = to_jsonable(applied)
+        results["apply"] = to_jsonable(treestages.applied(job, lazy))
         if opts.checks:
             results["checkpatch"] = to_jsonable(run_checkpatch(series, tree, opts, cache))
             progress("pair scan: functions the patches touch, before and after")
-            results["pairscan"] = run_pairscan(series, applied, tree, cache)
+            results["pairscan"] = run_pairscan(series, job, lazy)
         else:
             results["checkpatch"] = results["pairscan"] = {"status": "skipped", "reason": "--no-checks"}
         if opts.build:
-            results["build"] = to_jsonable(run_builds(work, tree, series, applied, opts, cache))
+            results["build"] = to_jsonable(run_builds(series, job, lazy, opts))
         else:
             results["build"] = {"status": "skipped", "reason": "--no-build"}
     if earlier:
