@@ -102,7 +102,7 @@ def _blocks(view: PatchView, kinds: tuple[str, ...]) -> tuple[list[QuoteBlock], 
         for h in f.hunks:
             shown_upto = -1  # index of the last line of this hunk already quoted
             for i, dl in enumerate(h.lines):
-                notes = [n for n in dl.notes if n.kind in kinds]
+                notes = [n for n in dl.notes if n.kind in kinds and not n.moved]
                 if not notes:
                     continue
                 quote: list[str] = []
@@ -218,7 +218,7 @@ def _summary_lines(ctx: dict, patches: list[PatchView], kinds: tuple[str, ...]) 
             paras.append(f"Not checked: {name} ({why}).")
     per_patch = []
     for p in patches:
-        found = Counter(n.kind for n in p.findings() if n.kind in kinds)
+        found = Counter(n.kind for n in p.findings() if n.kind in kinds and not n.moved)
         if found:
             what = ", ".join(f"{k} {v}" for k, v in sorted(found.items()))
             per_patch.append(textwrap.fill(f"{p.counter}/{series['expected']} {p.subject}: {what}", WIDTH,

@@ -47,6 +47,7 @@ class Note:
     link: str = ""  # the mail on lore, for comments
     where: str = ""  # "file:line" when it could not be placed on a diff line
     at: str = ""  # where it is shown ("file:line", "commit message line N"), for the overview's list
+    moved: bool = False  # about a line the patch only moves (it removes the same line elsewhere)
 
 
 @dataclass
@@ -292,6 +293,7 @@ class _Placer:
         self.new: dict[tuple[str, int], DiffLine] = {}
         self.old: dict[tuple[str, int], DiffLine] = {}
         self.files = {f.path: f for f in view.files}
+        self.removed = {dl.text.strip() for f in view.files for h in f.hunks for dl in h.lines if dl.sign == "-"}
         for f in view.files:
             for h in f.hunks:
                 for dl in h.lines:
@@ -301,8 +303,9 @@ class _Placer:
                         self.old[(f.path, dl.old)] = dl
 
     def at_line(self, note: Note, path: str, line: int | None, *, old_side: bool = False,
-                fallback: int | None = None) -> None:
-        """On diff line `line` of `path`; else on line `fallback` (said where it really is); else on the file."""
+                fallback: int | None = None) -> DiffLine | None:
+        """On diff line `line` of `path`; else on line `fallback` (said where it really is); else on the file.
+        Returns the diff line it was put on."""
         path = _strip_ab(path)
         dl = (self.old if old_side else self.new).get((path, line or -1)) if line else None
         if dl is None and old_side and line:
@@ -315,13 +318,20 @@ class _Placer:
             note.ident = dl.ident
             note.at = f"{path}:{line if line else dl.new}"
             dl.notes.append(note)
-            return
+            return dl
         note.where = f"{path}:{line}" if line else path
         if path in self.files:
             note.ident = f"{self.view.ident}-f{self.view.files.index(self.files[path])}"
             self.files[path].notes.append(note)
         else:
             self.on_patch(note)
+        return None
+
+    def is_moved(self, dl: DiffLine) -> bool:
+        """An added line the patch also removes (code moved between or within files); short
+        lines ("}", "return 0;") are too common to say so."""
+        text = dl.text.strip()
+        return dl.sign == "+" and len(text) >= 8 and text in self.removed
 
     def on_hunk(self, note: Note, path: str, header: str) -> None:
         """On the first line of the hunk whose @@ line is `header`; else on the file."""
@@ -447,10 +457,13 @@ def _place_checkpatch(value: Any, views: dict[int, PatchView], placers: dict[int
         views[counter].counts[f"checkpatch_{level.lower()}"] += 1
         note = Note("checkpatch", {"ERROR": "error", "WARNING": "warning"}.get(level, "check"),
                     f"checkpatch {level} {f.get('type', '')}".strip(), str(f.get("message", "")))
-        if f.get("file"):
-            placers[counter].at_line(note, f["file"], f.get("line"))
-        else:
+        dl = placers[counter].at_line(note, f["file"], f.get("line")) if f.get("file") else None
+        if not f.get("file"):
             placers[counter].on_patch(note)
+        if dl is not None and placers[counter].is_moved(dl):
+            # style of code the patch moves is not the author's to fix here (v3 03/15 moves 149 lines)
+            note.moved, note.severity = True, "info"
+            note.title += " (on moved code: the patch removes this line elsewhere)"
 
 
 def _place_pairscan(value: Any, views: dict[int, PatchView], placers: dict[int, _Placer]) -> None:

@@ -412,3 +412,29 @@ def test_missing_patch_has_its_row_in_patch_order(tmp_path: Path) -> None:
     matrix = html[html.index('<table id="matrix">'):]
     matrix = matrix[:matrix.index("</table>")]
     assert [int(m) for m in re.findall(r"<tr><td>(\d+)</td>", matrix)] == list(range(1, 16))
+
+
+def test_checkpatch_on_moved_code_is_said_to_be_moved(tmp_path: Path) -> None:
+    """v3 03/15 moves pte_offset_map_lock() & co from mm.h to pgtable.h: checkpatch's AVOID_BUG on a
+    moved VM_BUG_ON_PAGE() is not the author's new code, and the reply draft must not ask to fix it."""
+    from reviewtool.drafts import write_drafts
+
+    series = v3()
+    patch3 = next(p for p in series.patches if p.counter == 3)
+    fc = next(f for f in patch3.files if f.path == "include/linux/pgtable.h")
+    moved = "\tVM_BUG_ON_PAGE(*(unsigned long *)&page->ptl, page);"
+    line = fc.hunks[0].target_start + [ln[1:] for ln in fc.hunks[0].text.splitlines()[1:]].index(moved)
+    new_path, new_line, _ = _first_added(series, 6)  # a line 06/15 writes
+    results = {"series": dataclasses.asdict(series),
+               "apply": {"base": {"commit": "f" * 40, "describe": "v6.1", "source": "base-commit"}, "patches": []},
+               "checkpatch": [{"patch": "03/15", "level": "WARNING", "type": "AVOID_BUG", "file": fc.path,
+                               "line": line, "message": "Do not crash the kernel"},
+                              {"patch": "06/15", "level": "WARNING", "type": "AVOID_BUG", "file": new_path,
+                               "line": new_line, "message": "Do not crash the kernel"}]}
+    ctx = build_context(results)
+    (note3,) = [n for n in next(p for p in ctx["patches"] if p.counter == 3).findings() if n.kind == "checkpatch"]
+    (note6,) = [n for n in next(p for p in ctx["patches"] if p.counter == 6).findings() if n.kind == "checkpatch"]
+    assert note3.moved and "on moved code" in note3.title and note3.severity == "info"
+    assert not note6.moved and note6.severity == "warning"
+    drafts = {p.name[:4] for p in write_drafts(results, series, tmp_path, "Me <me@example.org>")}
+    assert drafts == {"0000", "0006"}
