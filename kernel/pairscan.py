@@ -439,6 +439,13 @@ class FunctionScan:
                              acquire=first.acquire)
 
     # --- branches ----------------------------------------------------------------------------
+    def _tested_acquire(self, call: Node, p: _Path, line: int, outcome: bool) -> None:
+        """`if (acquire(args))`: the arguments are evaluated, then the acquire with the branch's outcome."""
+        args = call.child_by_field_name("arguments")
+        for a in args.named_children if args is not None else []:
+            self._eval(a, p, line)
+        self._call(call, p, line, outcome)
+
     def _branch(self, node: _Cfg, p: _Path, outcome: bool) -> bool:
         """Apply one side of a branch to p; False when the path is infeasible."""
         atom = node.label
@@ -447,10 +454,7 @@ class FunctionScan:
         e = _strip(node.ast)
         tested: str | None = None
         if e.type == "call_expression" and _call_name(e) in self.rules.acquires:
-            args = e.child_by_field_name("arguments")
-            for a in args.named_children if args is not None else []:
-                self._eval(a, p, node.line)
-            self._call(e, p, node.line, outcome)
+            self._tested_acquire(e, p, node.line, outcome)
             return True
         if e.type == "assignment_expression":
             self._eval(e, p, node.line)
@@ -463,10 +467,7 @@ class FunctionScan:
                 self._eval(e, p, node.line)
                 return True  # "!= NAME" tells nothing about zero
             if left.type == "call_expression" and _call_name(left) in self.rules.acquires:
-                args = left.child_by_field_name("arguments")
-                for a in args.named_children if args is not None else []:
-                    self._eval(a, p, node.line)
-                self._call(left, p, node.line, True)
+                self._tested_acquire(left, p, node.line, True)
                 return True
             self._eval(e, p, node.line)
             tested, outcome = _norm(node_text(left)), True
