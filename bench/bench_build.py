@@ -126,6 +126,7 @@ def main() -> None:
         print(f"naive, EXTRAPOLATED ({n} patches x the sample per arch): wall {naive_wall:7.1f} s  CPU {naive_cpu:7.1f} s")
         print(f"ratio naive / per-patch: wall {naive_wall / wall1:.1f}x  CPU {naive_cpu / cpu1:.1f}x "
               f"(per-patch includes worktree, apply, configure and base build)")
+        print(f"ratio naive / per-patch make runs only (base + patches): wall {naive_wall / (base + per_patch):.1f}x")
     finally:
         if not args.keep:
             shutil.rmtree(scratch, ignore_errors=True)
