@@ -155,3 +155,23 @@ def test_output_cut_short_by_the_reader_is_no_traceback(inputs: Path) -> None:
                           capture_output=True, timeout=120, cwd=inputs)
     assert proc.stdout.decode().splitlines()[0] == "{"
     assert "Traceback" not in proc.stderr.decode() and "Broken pipe" not in proc.stderr.decode(), proc.stderr
+
+
+def _patch_mail(counter: str) -> bytes:
+    raw = V3.read_bytes()
+    start = raw.rindex(b"From mboxrd", 0, raw.index(f"Subject: [PATCH v3 {counter}]".encode()))
+    return raw[start: raw.index(b"From mboxrd", start + 10)]
+
+
+def test_b4_check_tree_that_is_not_git(inputs: Path) -> None:
+    proc = _run(inputs, ["b4-check", "--tree", "{d}/notmaildir"], _patch_mail("02/15"))
+    _assert_one_error_line(proc, "not a git repository")
+
+
+@pytest.mark.kernel
+def test_review_base_that_is_not_in_the_tree(inputs: Path, kernel_tree: Path) -> None:
+    """Needs a kernel tree to look the ref up, and fails before any worktree is made."""
+    proc = _run(inputs, ["review", "--bundled", "pte-v3", "--no-build", "--base", "no-such-ref",
+                         "--tree", str(kernel_tree), "--out", "{d}/out/base"])
+    _assert_one_error_line(proc, "--base no-such-ref")
+    assert not (inputs / "out" / "base" / "worktree").exists()
