@@ -10,6 +10,7 @@ import copy
 import dataclasses
 import email.policy
 import html as html_lib
+import json
 import re
 import subprocess
 from email.message import EmailMessage
@@ -375,15 +376,11 @@ def test_notes_in_the_diff_have_no_blank_lines_around_them(tmp_path: Path) -> No
     line breaks around a note must not show as empty lines above and below it."""
     series = v3()
     write_report(_results(series), tmp_path)
-    html = (tmp_path / "report.html").read_text()
-    probe = ("<script>const td = document.querySelector('tr.notes td'); const n = td.querySelector('.note');"
-             "const t = n.querySelector('.title');"
-             "document.title = [td.getBoundingClientRect().height - n.getBoundingClientRect().height,"
-             " t.getBoundingClientRect().top - n.getBoundingClientRect().top].join(' ');</script>")
-    html = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", html).replace("</body>", probe + "</body>")
-    (tmp_path / "probe.html").write_text(html)
-    dom = dump_dom(tmp_path / "probe.html", tmp_path)
-    cell_extra, title_offset = map(float, re.search(r"<title>([\d. -]+)</title>", dom).group(1).split())
+    measured = _probe(tmp_path, "const td = document.querySelector('tr.notes td'); const n = td.querySelector('.note');"
+                                "const t = n.querySelector('.title');"
+                                "[td.getBoundingClientRect().height - n.getBoundingClientRect().height,"
+                                " t.getBoundingClientRect().top - n.getBoundingClientRect().top].join(' ')")
+    cell_extra, title_offset = map(float, measured.split())
     assert cell_extra < 28, cell_extra  # padding and margins (19 px), no empty lines (38 px with them)
     assert title_offset < 8, title_offset  # the note starts with its title, not an empty line
 
@@ -438,3 +435,21 @@ def test_checkpatch_on_moved_code_is_said_to_be_moved(tmp_path: Path) -> None:
     assert not note6.moved and note6.severity == "warning"
     drafts = {p.name[:4] for p in write_drafts(results, series, tmp_path, "Me <me@example.org>")}
     assert drafts == {"0000", "0006"}
+
+
+def _probe(tmp_path: Path, script: str) -> str:
+    """What `script` (JavaScript, its last expression) gives on tmp_path/report.html as Chromium lays it out.
+    The copy it runs in has the report's script-blocking policy removed; the report itself is untouched."""
+    html = (tmp_path / "report.html").read_text()
+    html = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", html)
+    js = f"<script>document.title = String(eval({json.dumps(script)}));</script>"
+    (tmp_path / "probe.html").write_text(html.replace("</body>", js + "</body>"))
+    dom = dump_dom(tmp_path / "probe.html", tmp_path)
+    return html_lib.unescape(re.search(r"<title>(.*?)</title>", dom, re.S).group(1))
+
+
+def test_commit_message_is_monospace_like_its_ascii_diagrams(tmp_path: Path) -> None:
+    """v3 11/15 draws thread A / thread B columns with spaces: only a fixed-width font keeps them aligned."""
+    write_report({"series": dataclasses.asdict(v3())}, tmp_path)
+    family = _probe(tmp_path, "getComputedStyle(document.querySelector('#patch-11 .commit')).fontFamily")
+    assert "monospace" in family, family
