@@ -668,9 +668,20 @@ def _version_groups(versions: Any) -> list[dict]:
     """Pairing groups of the version report: (old rev, new rev, kind, old, new, note)."""
     out = []
     pairings = _items(versions, "pairings") or ([versions] if isinstance(versions, dict) else [])
+    expected = {r.get("revision"): r.get("expected") for r in _items(versions, "revisions")}
     for p in pairings:
+        subjects = {(side, x.get("counter")): x.get("subject") or "" for side in ("old", "new")
+                    for x in _items(p, f"{side}_patches")}
+
+        def labels(side: str, counters: list, revision: Any) -> list[str]:
+            """"1/9 mm: introduce pmd_install() helper": a bare patch number says little."""
+            total = f"/{expected[revision]}" if expected.get(revision) else ""
+            return [f"{c}{total} {subjects.get((side, c), '')}".rstrip() for c in counters]
+
         for g in _items(p, "groups"):
-            out.append({"old_revision": p.get("old_revision"), "new_revision": p.get("new_revision"), **g})
+            out.append({"old_revision": p.get("old_revision"), "new_revision": p.get("new_revision"), **g,
+                        "old_labels": labels("old", g.get("old", []), p.get("old_revision")),
+                        "new_labels": labels("new", g.get("new", []), p.get("new_revision"))})
     return out
 
 

@@ -217,6 +217,9 @@ def test_version_report_parts(tmp_path: Path) -> None:
                "versions": {"revisions": [{"revision": 2, "expected": 9, "present": 8, "date": "2021-08-19T03:18:00"},
                                           {"revision": 3, "expected": 15, "present": 14, "date": "2021-11-10T10:54:13"}],
                             "pairings": [{"old_revision": 2, "new_revision": 3,
+                                          "old_patches": [{"counter": 6, "subject": "mm: free user PTE page table pages"}],
+                                          "new_patches": [{"counter": 6, "subject": "mm: introduce refcount"},
+                                                          {"counter": 7, "subject": "mm/pte_ref: allocation"}],
                                           "groups": [{"kind": "split", "old": [6], "new": [6, 7], "note": ""}]}],
                             "open_comments": [{"new_patch": 14, "new_path": path, "new_line": line,
                                                "text": "Still no index.rst entry?", "author": "Jonathan Corbet",
@@ -225,6 +228,11 @@ def test_version_report_parts(tmp_path: Path) -> None:
     html = (tmp_path / "report.html").read_text()
     assert "v2 (8/9 patches, 2021-08-19), v3 (14/15 patches, 2021-11-10)" in html
     assert "<td>split</td>" in html and "reviewtool 0.1.0, run 2026-11-25T21:00:00+00:00" in html
+    # the pairing names the patches, not only their numbers
+    assert "<td>6/9 mm: free user PTE page table pages</td>" in html
+    assert "<td>6/15 mm: introduce refcount<br>7/15 mm/pte_ref: allocation</td>" in html
+    assert ("| 6/9 mm: free user PTE page table pages | 6/15 mm: introduce refcount; 7/15 mm/pte\\_ref: allocation |"
+            in (tmp_path / "report.md").read_text())
     _row_then_note(html, _row_id(html, 14, text), "Still no index.rst entry?")
     _row_then_note(html, _row_id(html, 14, text), "still open from v2: Jonathan Corbet")
     assert count_findings(results) == 1  # open comments are not findings; the missing patch is
