@@ -7,16 +7,14 @@ public-inbox does, and 404 for anything else.
 from __future__ import annotations
 
 import dataclasses
-import gzip
-import http.server
 import socket
-import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
 
 import pytest
 
+from lore_server import LoreHandler, serving, thread_path
 from series.assemble import assemble_series
 from series.errors import SeriesInputError
 from series.load import bundled_thread_path, load_thread
@@ -25,27 +23,18 @@ V3_COVER = "20211110105428.32458-1-zhengqi.arch@bytedance.com"
 V3_PATCH_02 = "20211110105428.32458-3-zhengqi.arch@bytedance.com"
 
 
-class _Lore(http.server.BaseHTTPRequestHandler):
+class _Lore(LoreHandler):
     threads: dict[str, bytes] = {}
     seen: list[str] = []
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's name)
         self.seen.append(self.path)
         for msgid, raw in self.threads.items():
-            if self.path == f"/all/{urllib.parse.quote_plus(msgid)}/t.mbox.gz":
-                body = gzip.compress(raw)
-                self.send_response(200)
-                self.send_header("Content-Type", "application/gzip")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-                return
+            if self.path == thread_path(msgid):
+                return self.send_gzip(raw)
         self.send_error(404)
 
     do_HEAD = do_GET
-
-    def log_message(self, *args: object) -> None:
-        pass
 
 
 @pytest.fixture(scope="module")
@@ -53,12 +42,8 @@ def lore() -> Iterator[str]:
     """Base URL of a loopback public-inbox that holds the v3 thread under each of its messages."""
     raw = bundled_thread_path("pte-v3").read_bytes()
     _Lore.threads = {V3_COVER: raw, V3_PATCH_02: raw}
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Lore)
-    worker = threading.Thread(target=server.serve_forever, daemon=True)
-    worker.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(_Lore) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -1,39 +1,29 @@
 """Earlier revisions found on a loopback public-inbox the way b4 diff finds them."""
 from __future__ import annotations
 
-import gzip
-import http.server
 import json
-import threading
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from lore_server import LoreHandler, serving, thread_path
 from reviewtool.cli import main
 from series.load import bundled_thread_path
 
 V3_COVER = "20211110105428.32458-1-zhengqi.arch@bytedance.com"
 
 
-class _Lore(http.server.BaseHTTPRequestHandler):
+class _Lore(LoreHandler):
     """Thread by Message-ID (GET t.mbox.gz) and search (POST ?x=m&t=1&q=...), as public-inbox answers."""
 
     queries: list[str] = []
     search_hits = True
 
-    def _gzip(self, raw: bytes) -> None:
-        body = gzip.compress(raw)
-        self.send_response(200)
-        self.send_header("Content-Type", "application/gzip")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
     def do_GET(self) -> None:  # noqa: N802
-        if self.path == f"/all/{urllib.parse.quote_plus(V3_COVER)}/t.mbox.gz":
-            return self._gzip(bundled_thread_path("pte-v3").read_bytes())
+        if self.path == thread_path(V3_COVER):
+            return self.send_gzip(bundled_thread_path("pte-v3").read_bytes())
         self.send_error(404)
 
     def do_POST(self) -> None:  # noqa: N802
@@ -43,22 +33,15 @@ class _Lore(http.server.BaseHTTPRequestHandler):
         wanted = 's:"Free user PTE page table pages"' in query and 'f:"zhengqi.arch@bytedance.com"' in query
         if not (wanted and self.search_hits):
             return self.send_error(404)
-        self._gzip(b"".join(bundled_thread_path(f"pte-v{n}").read_bytes() for n in (1, 2)))
-
-    def log_message(self, *args: object) -> None:
-        pass
+        self.send_gzip(b"".join(bundled_thread_path(f"pte-v{n}").read_bytes() for n in (1, 2)))
 
 
 @pytest.fixture()
 def lore() -> Iterator[str]:
     _Lore.queries = []
     _Lore.search_hits = True
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Lore)
-    worker = threading.Thread(target=server.serve_forever, daemon=True)
-    worker.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/all/%s"
-    server.shutdown()
-    server.server_close()
+    with serving(_Lore) as url:
+        yield f"{url}/all/%s"
 
 
 def test_earlier_revisions_found_by_subject_and_author(lore: str, tmp_path: Path,
