@@ -476,6 +476,8 @@ def _place_pairscan(value: Any, views: dict[int, PatchView], placers: dict[int, 
         text = str(f.get("message", ""))
         if f.get("path"):
             text += "\n\npath: " + "; ".join(str(p) for p in f["path"])
+        # what the scan could not see, or that its line numbers are the tree's, not the patch's
+        text += "".join(f"\n\nnote: {n}" for n in f.get("notes") or [])
         note = Note("pairscan", "warning" if conf != "low" else "info", f"{title} [{conf} confidence]", text)
         placer = placers[counter]
         if not placer.on_call(note, f.get("file", ""), f.get("hunk", ""), f.get("acquire", ""), f.get("line")):

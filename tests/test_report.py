@@ -253,6 +253,26 @@ def test_pair_finding_placed_on_its_acquire_despite_worktree_line_offsets() -> N
     assert placed == [("+\tptep = pte_tryget_map(pmdp, addr);", "mm/hmm.c:393")]
 
 
+def test_pair_finding_notes_say_whose_line_numbers_they_are(tmp_path: Path) -> None:
+    """The scan's lines are the worktree's; its note saying so must reach the report and the draft,
+    or the author looks for 'line 384' in their own numbering."""
+    from reviewtool.drafts import write_drafts
+
+    series = v3()
+    fc = next(f for f in next(p for p in series.patches if p.counter == 11).files if f.path == "mm/hmm.c")
+    note = "line numbers are the post-image's on this tree; the patch numbers them +2"
+    finding = {"file": "mm/hmm.c", "hunk": fc.hunks[0].text.splitlines()[0], "line": 393,
+               "function": "hmm_vma_walk_pmd", "kind": "leak", "acquire": "pte_tryget_map", "acquire_line": 384,
+               "confidence": "high", "message": "returns at line 393 after pte_tryget_map() at line 384 without "
+               "pte_put()", "notes": [note]}
+    results = {"series": dataclasses.asdict(series), "pairscan": [{"patch": 11, "findings": [finding]}],
+               "apply": {"base": {"commit": "f" * 40, "describe": "v6.1", "source": "base-commit"}, "patches": []}}
+    write_report(results, tmp_path)
+    assert f"note: {note}" in (tmp_path / "report.md").read_text()
+    (draft,) = [p for p in write_drafts(results, series, tmp_path, "Me <me@example.org>") if p.name.startswith("0011")]
+    assert "note: line numbers are the post-image's on this tree; the patch" in " ".join(draft.read_text().split())
+
+
 def test_skipped_and_absent_stages_are_named(tmp_path: Path) -> None:
     series = v3()
     results = {"meta": {}, "series": dataclasses.asdict(series), "comments": [],
