@@ -31,6 +31,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def one_line(exc: Exception, limit: int = 600) -> str:
+    """The error as one line: tools' stderr quoted in a message (git's progress, perl's
+    diagnostics) may hold newlines and carriage returns; a long one keeps its start and end."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else f"{text[:limit // 2]} ... {text[-limit // 2:]}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -42,10 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(module.run(args))
     except USER_ERRORS as exc:
-        print(f"reviewtool: error: {exc}", file=sys.stderr)
+        print(f"reviewtool: error: {one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except INFRA_ERRORS as exc:
-        print(f"reviewtool: failed: {exc}", file=sys.stderr)
+        print(f"reviewtool: failed: {one_line(exc)}", file=sys.stderr)
         return EXIT_INFRA
     except KeyboardInterrupt:
         print("reviewtool: interrupted", file=sys.stderr)

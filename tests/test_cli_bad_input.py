@@ -175,3 +175,13 @@ def test_review_base_that_is_not_in_the_tree(inputs: Path, kernel_tree: Path) ->
                          "--tree", str(kernel_tree), "--out", "{d}/out/base"])
     _assert_one_error_line(proc, "--base no-such-ref")
     assert not (inputs / "out" / "base" / "worktree").exists()
+
+
+def test_a_tool_failing_with_several_lines_is_still_one_line(inputs: Path) -> None:
+    """A tool's stderr quoted in the message (here a checkpatch.pl that dies) must not spill over lines."""
+    (inputs / "dying-checkpatch.pl").write_text('print STDERR "first problem\\r\\nsecond problem\\n"; exit 2;\n')
+    proc = _run(inputs, ["check", "--bundled", "pte-v3", "--no-pairs", "--checkpatch", "{d}/dying-checkpatch.pl"])
+    err = proc.stderr.decode()
+    assert proc.returncode == 3 and "Traceback" not in err
+    assert err.splitlines()[-1].startswith("reviewtool: failed: ") and "first problem second problem" in err
+    assert not [line for line in err.splitlines() if line.startswith("second problem")]
