@@ -8,21 +8,21 @@ applied anyway (status "partial"), so later patches and builds still see them.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
-from kernel.apply import apply_series
 from kernel.base import choose_base
-from kernel.model import CLEAN, THREE_WAY, BaseChoice, PatchText, SeriesApply
+from kernel.model import CLEAN, THREE_WAY, PatchText, SeriesApply
 from kernel.progress import step
 from kernel.tree import default_cache_dir, resolve_tree
-from kernel.worktree import worktree
-from reviewtool.cache import StageCache, content_key
+from reviewtool import treestages
+from reviewtool.cache import StageCache
 from reviewtool.commands._source import add_source_arguments, series_from_args
 from reviewtool.errors import EXIT_CLEAN, EXIT_FINDINGS
 from reviewtool.jsondata import dumps, write_atomic
+from reviewtool.treestages import LazyWorktree, TreeJob
 from series.model import Series
 
 EPILOG = """examples:
@@ -59,25 +59,8 @@ def add_tree_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-cache", action="store_true", help="recompute instead of reusing results")
 
 
-@dataclass
-class Prepared:
-    """What apply and build share: the series as kernel data, the tree, the base, the run dir."""
-
-    series: Series
-    patches: list[PatchText]
-    tree: Path
-    base: BaseChoice
-    run_dir: Path
-    cache: StageCache
-
-    def patch_hashes(self) -> list[str]:
-        return [content_key("patch", p.mbox) for p in self.patches]
-
-    def apply_in(self, work: Path) -> SeriesApply:
-        return apply_series(work, self.base, self.patches)
-
-
-def prepare(args: argparse.Namespace, command: str) -> Prepared:
+def prepare(args: argparse.Namespace, command: str) -> tuple[Series, TreeJob]:
+    """The series, and the job of placing it on the tree: shared with `reviewtool build`."""
     _thread, series = series_from_args(args)
     patches = [PatchText(p.counter, p.subject, p.mbox) for p in series.patches]
     tree = resolve_tree(args.tree)
@@ -87,27 +70,20 @@ def prepare(args: argparse.Namespace, command: str) -> Prepared:
         step(f"warning: {base.warning}")
     run_dir = (args.out or Path("runs") / f"{command}-v{series.revision}").resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
-    return Prepared(series, patches, tree, base, run_dir, StageCache(default_cache_dir(), not args.no_cache))
-
-
-def applied_cached(prep: Prepared) -> SeriesApply:
-    """The apply result, from the cache when the base and every patch are unchanged."""
-    def compute() -> SeriesApply:
-        with worktree(prep.tree, prep.run_dir / "worktree", prep.base.commit) as work:
-            return prep.apply_in(work)
-    return prep.cache.get_or_compute("apply", [prep.base.commit, prep.patch_hashes()], SeriesApply, compute)
+    return series, TreeJob(patches, tree, base, run_dir, StageCache(default_cache_dir(), not args.no_cache))
 
 
 def run(args: argparse.Namespace) -> int:
-    prep = prepare(args, "apply")
-    applied = applied_cached(prep)
-    write_atomic(prep.run_dir / "apply.json", dumps(applied) + "\n")
+    series, job = prepare(args, "apply")
+    with contextlib.ExitStack() as stack:
+        applied = treestages.applied(job, LazyWorktree(job, stack))
+    write_atomic(job.run_dir / "apply.json", dumps(applied) + "\n")
     if args.json:
         print(json.dumps(json.loads(dumps(applied)), indent=1))
     else:
-        print(format_table(applied, prep.series.missing))
+        print(format_table(applied, series.missing))
     whole = all(p.status in (CLEAN, THREE_WAY) for p in applied.patches)
-    return EXIT_CLEAN if whole and not prep.series.missing else EXIT_FINDINGS
+    return EXIT_CLEAN if whole and not series.missing else EXIT_FINDINGS
 
 
 def format_table(applied: SeriesApply, missing: list[int]) -> str:

@@ -16,16 +16,16 @@ import argparse
 import contextlib
 import json
 import sys
-from pathlib import Path
 
-from kernel.build import DEFAULT_TIMEOUT_S, build_series
-from kernel.matrix import Arch, ConfigSpec, available, load_arch, load_config
-from kernel.model import BuildResult, SeriesApply, SeriesBuild
-from kernel.worktree import worktree
+from kernel.build import DEFAULT_TIMEOUT_S
+from kernel.matrix import available, load_arch, load_config
+from kernel.model import SeriesApply, SeriesBuild
+from reviewtool import treestages
 from reviewtool.commands._source import add_source_arguments
-from reviewtool.commands.apply import Prepared, add_tree_arguments, applied_cached, prepare
+from reviewtool.commands.apply import add_tree_arguments, prepare
 from reviewtool.errors import EXIT_CLEAN, EXIT_FINDINGS, UsageError
 from reviewtool.jsondata import dumps, write_atomic
+from reviewtool.treestages import BuildOptions, LazyWorktree
 
 EPILOG = """examples:
   reviewtool build --bundled pte-v3                 # x86_64 and arm64, mm-on and mm-off
@@ -63,68 +63,23 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--jobs and --build-timeout must be positive")
     arches = [load_arch(a) for a in args.arch or available("arches")]
     configs = [load_config(c) for c in args.config or available("configs")]
-    prep = prepare(args, "build")
-    applied = applied_cached(prep)
+    series, job = prepare(args, "build")
+    opts = BuildOptions(timeout_s=args.build_timeout, jobs=args.jobs, ccache=not args.no_ccache,
+                        full_build=not args.no_full_build)
     with contextlib.ExitStack() as stack:
-        builder = _LazyBuilder(prep, stack, args)
-        builds = [builder.cached(arch, config) for arch in arches for config in configs]
+        lazy = LazyWorktree(job, stack)
+        applied = treestages.applied(job, lazy)
+        builds = [treestages.builds(job, lazy, arch, config, job.run_dir / "build" / f"{arch.name}-{config.name}", opts)
+                  for arch in arches for config in configs]
     results = {"apply": applied, "builds": builds}
-    write_atomic(prep.run_dir / "build.json", dumps(results) + "\n")
+    write_atomic(job.run_dir / "build.json", dumps(results) + "\n")
     if args.json:
         print(json.dumps(json.loads(dumps(results)), indent=1))
     else:
         print(format_table(applied, builds))
     bad = any(r.status not in ("ok", "nothing-to-build") or r.partial
               for b in builds for r in [*b.patches, *([b.tip] if b.tip else [])])
-    return EXIT_FINDINGS if bad or prep.series.missing else EXIT_CLEAN
-
-
-class _LazyBuilder:
-    """Cache lookups per patch; the worktree is made (and the series re-applied, for its
-    commits) only when something has to be built."""
-
-    def __init__(self, prep: Prepared, stack: contextlib.ExitStack, args: argparse.Namespace) -> None:
-        self.prep, self.stack, self.args = prep, stack, args
-        self.work: Path | None = None
-        self.applied: SeriesApply | None = None
-
-    def cached(self, arch: Arch, config: ConfigSpec) -> SeriesBuild:
-        full = config.full_build and not self.args.no_full_build
-        common = [self.prep.base.commit, arch.digest, config.digest, full]
-        hashes = self.prep.patch_hashes()
-        fresh: dict[str, SeriesBuild] = {}
-
-        def build_from(first: int) -> SeriesBuild:
-            if "run" not in fresh:
-                fresh["run"] = self._build(arch, config, full, first)
-            return fresh["run"]
-
-        def patch_result(i: int, counter: int) -> BuildResult:
-            run = build_from(counter)
-            return next(r for r in run.patches if r.patch == counter)
-
-        cache = self.prep.cache
-        patches = [cache.get_or_compute("build-patch", [*common, hashes[: i + 1]], BuildResult,
-                                        lambda i=i, c=p.counter: patch_result(i, c))
-                   for i, p in enumerate(self.prep.patches)]
-        head = cache.get_or_compute("build-head", [*common, hashes], SeriesBuild,
-                                    lambda: _head_only(build_from(1)))
-        return SeriesBuild(head.arch, head.config, head.missing_options, head.base, patches, head.tip)
-
-    def _build(self, arch: Arch, config: ConfigSpec, full: bool, first: int) -> SeriesBuild:
-        if self.work is None:
-            self.work = self.stack.enter_context(
-                worktree(self.prep.tree, self.prep.run_dir / "worktree", self.prep.base.commit))
-            self.applied = self.prep.apply_in(self.work)
-        out = self.prep.run_dir / "build" / f"{arch.name}-{config.name}"
-        return build_series(self.work, self.applied, arch, config, out, first=first,
-                            timeout_s=self.args.build_timeout, jobs=self.args.jobs,
-                            ccache=not self.args.no_ccache, full_build=full)
-
-
-def _head_only(run: SeriesBuild) -> SeriesBuild:
-    """The per-series part (base build, tip build, config) without the per-patch results."""
-    return SeriesBuild(run.arch, run.config, run.missing_options, run.base, [], run.tip)
+    return EXIT_FINDINGS if bad or series.missing else EXIT_CLEAN
 
 
 def format_table(applied: SeriesApply, builds: list[SeriesBuild]) -> str:
