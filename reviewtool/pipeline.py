@@ -25,7 +25,7 @@ from typing import Any
 
 from kernel import checkpatch
 from kernel.base import choose_base
-from kernel.matrix import load_arch, load_config
+from kernel.matrix import available, load_arch, load_config
 from kernel.model import PatchText, SeriesBuild
 from kernel.tree import resolve_tree
 from reviewtool import treestages
@@ -47,8 +47,8 @@ class ReviewOptions:
     cache_dir: Path  # stage results and the builds' O= directories
     tree: Path | None = None
     base: str = ""
-    arches: list[str] = field(default_factory=lambda: ["x86_64", "arm64"])
-    configs: list[str] = field(default_factory=lambda: ["mm-on", "mm-off"])
+    arches: list[str] = field(default_factory=lambda: available("arches"))
+    configs: list[str] = field(default_factory=lambda: available("configs"))
     build: bool = True
     checks: bool = True
     checkpatch_script: Path | None = None
