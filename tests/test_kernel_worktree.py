@@ -140,9 +140,11 @@ def test_run_killed_midway_is_cleaned_up_by_the_next(user_repo: Path, tmp_path: 
                             env={**ENV, "REVIEWTOOL_CACHE": str(tmp_path / "cache")})
     admin = user_repo / ".git" / "worktrees"
     deadline = time.monotonic() + 60
-    while not (admin.is_dir() and any(admin.iterdir())) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    time.sleep(0.3)  # into the git am loop
+    # Kill inside the git am loop (rebase-apply exists while `git am` runs). Earlier moments
+    # are no test of the clean-up: killed inside `git worktree add`, git removes its own
+    # half-made worktree.
+    while not any(admin.glob("*/rebase-apply")) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.002)
     assert proc.poll() is None, "the run ended before it could be killed"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
