@@ -78,11 +78,6 @@ def patch_texts(series: Series) -> list[PatchText]:
     return [PatchText(p.counter, p.subject, p.mbox) for p in series.patches]
 
 
-def label(series: Series, counter: int) -> str:
-    width = len(str(series.expected))
-    return f"{counter:0{width}d}/{series.expected}"
-
-
 def run_checkpatch(series: Series, tree: Path, opts: ReviewOptions,
                    cache: StageCache) -> list[checkpatch.CheckpatchResult]:
     """checkpatch.pl per patch, in parallel; each result cached by (script, mail)."""
@@ -93,7 +88,7 @@ def run_checkpatch(series: Series, tree: Path, opts: ReviewOptions,
     for p in series.patches:
         hit = cache.lookup("checkpatch", [script_key, sha256(p.mbox)], checkpatch.CheckpatchResult)
         if hit is None:
-            todo.append((label(series, p.counter), p.mbox))
+            todo.append((series.label(p.counter), p.mbox))
         else:
             results[hit.patch] = hit
     if todo:
@@ -102,12 +97,12 @@ def run_checkpatch(series: Series, tree: Path, opts: ReviewOptions,
             mbox = dict(todo)[result.patch]
             cache.store("checkpatch", [script_key, sha256(mbox)], result)
             results[result.patch] = result
-    return [results[label(series, p.counter)] for p in series.patches]
+    return [results[series.label(p.counter)] for p in series.patches]
 
 
 def run_pairscan(series: Series, job: TreeJob, lazy: LazyWorktree) -> list[dict[str, Any]]:
     found = treestages.pair_findings(job, lazy, {p.counter: p.diff for p in series.patches})
-    return [{"patch": p.counter, "label": label(series, p.counter), "findings": to_jsonable(found[p.counter])}
+    return [{"patch": p.counter, "label": series.label(p.counter), "findings": to_jsonable(found[p.counter])}
             for p in series.patches]
 
 
@@ -136,7 +131,7 @@ def run_review(thread: Thread, series: Series, opts: ReviewOptions, cache: Stage
     series_key = sha256(thread.raw)
     results["series"] = to_jsonable(series)
     progress(f"v{series.revision}: {len(series.patches)} of {series.expected} patches"
-             + (f", missing {', '.join(label(series, n) for n in series.missing)}" if series.missing else ""))
+             + (f", missing {', '.join(series.label(n) for n in series.missing)}" if series.missing else ""))
     results["comments"] = to_jsonable(load_comments(series, series_key, cache))
 
     tree = resolve_tree(opts.tree)

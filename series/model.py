@@ -185,6 +185,10 @@ class Series:
     def complete(self) -> bool:
         return not self.missing
 
+    def label(self, counter: int) -> str:
+        """"06/15": the counter padded to the width of the total, as in the subjects."""
+        return f"{counter:0{len(str(self.expected))}d}/{self.expected}"
+
 
 @dataclass
 class Anchor:

@@ -56,29 +56,29 @@ def render(series: Series) -> str:
            if len(series.revisions_in_thread) > 1 else ""),
         f"  base: {_base(series)}",
         f"  patches: {len(series.patches)} of {series.expected} present"
-        + (f"; MISSING: {', '.join(_num(c, series.expected) for c in series.missing)}" if series.missing else "")
-        + (f"; DUPLICATE: {', '.join(_num(c, series.expected) for c in series.duplicates)}"
+        + (f"; MISSING: {', '.join(series.label(c) for c in series.missing)}" if series.missing else "")
+        + (f"; DUPLICATE: {', '.join(series.label(c) for c in series.duplicates)}"
            if series.duplicates else ""),
         "",
         f"  {'#':>5}  {'subject':<{SUBJECT_WIDTH}}  {'files':>5}  {'+':>5}  {'-':>5}  replies",
     ]
     if series.cover:
-        lines.append(f"  {_num(0, series.expected):>5}  {_cut(series.cover.subject):<{SUBJECT_WIDTH}}"
+        lines.append(f"  {series.label(0):>5}  {_cut(series.cover.subject):<{SUBJECT_WIDTH}}"
                      f"  {len(series.cover.diffstat):>5}  {'':>5}  {'':>5}  {replies.get(0, 0):>7}")
     present = {p.counter: p for p in series.patches}
     for counter in range(1, series.expected + 1):
         patch = present.get(counter)
         if patch is None:
-            lines.append(f"  {_num(counter, series.expected):>5}  (missing: not in the thread)")
+            lines.append(f"  {series.label(counter):>5}  (missing: not in the thread)")
             continue
-        lines.extend(_patch_rows(patch, series.expected, replies.get(counter, 0)))
+        lines.extend(_patch_rows(patch, series.label(counter), replies.get(counter, 0)))
     lines.extend(_cover_check(series))
     lines.extend(_bot_reports(series))
     return "\n".join(lines) + "\n"
 
 
-def _patch_rows(patch: Patch, expected: int, replies: int) -> list[str]:
-    rows = [f"  {_num(patch.counter, expected):>5}  {_cut(patch.subject):<{SUBJECT_WIDTH}}"
+def _patch_rows(patch: Patch, label: str, replies: int) -> list[str]:
+    rows = [f"  {label:>5}  {_cut(patch.subject):<{SUBJECT_WIDTH}}"
             f"  {len(patch.files):>5}  {patch.added:>5}  {patch.removed:>5}  {replies:>7}"]
     for change in patch.files:
         status = "" if change.status == "modified" else f" ({change.status}"
@@ -111,7 +111,7 @@ def _bot_reports(series: Series) -> list[str]:
         return ["", "  bot reports: none"]
     lines = ["", "  bot reports (kernel test robot):"]
     for report in series.bot_reports:
-        target = _num(report.patch_counter, series.expected) if report.patch_counter else "cover"
+        target = series.label(report.patch_counter) if report.patch_counter else "cover"
         new = [e for e in report.errors if e.new]
         lines.append(f"    {target}: {report.config}, {report.compiler}, on {report.tree}: "
                      f"{len(new)} new of {len(report.errors)} diagnostics")
@@ -142,11 +142,6 @@ def _base(series: Series) -> str:
     if series.base_hint:
         return f"{series.base_hint} (named in the cover letter; no base-commit line)"
     return "unknown (no base-commit line, no hint in the cover)"
-
-
-def _num(counter: int, expected: int) -> str:
-    width = len(str(expected))
-    return f"{counter:0{width}d}/{expected}"
 
 
 def _cut(text: str) -> str:
