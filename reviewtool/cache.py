@@ -2,8 +2,9 @@
 
 A stage's key is the sha256 of its name, a schema version and every input it
 depends on (patch text, base commit, arch, config ...), so a changed input
-simply misses. Entries are JSON files written atomically; a corrupt entry is
-treated as a miss, never as a result.
+simply misses. Entries are JSON files written atomically (a temporary file of
+each writer's own, fsynced, renamed), so runs sharing one cache may store and
+read the same entry at once; a damaged entry is a miss, never a result.
 """
 from __future__ import annotations
 
@@ -41,22 +42,30 @@ class StageCache:
         return self.root / stage / f"{content_key(stage, *parts)}.json"
 
     def lookup(self, stage: str, parts: list[Any], result_type: Any) -> Any | None:
-        """The cached result, or None on a miss (or a disabled/corrupt cache)."""
+        """The cached result, or None on a miss (or a disabled cache, or a damaged entry)."""
         path = self._path(stage, parts)
-        if not (self.enabled and path.is_file()):
+        if not self.enabled:
             return None
         try:
             value = from_jsonable(result_type, json.loads(path.read_text(encoding="utf-8")))
-        except (ValueError, KeyError, TypeError) as exc:
-            log.warning("cache entry %s unreadable (%s): recomputing", path, exc)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            # Writes are atomic, so this is a damaged disk or an entry of an older shape.
+            log.debug("cache entry %s unreadable (%s): treated as a miss", path, exc)
             return None
         self.hits.append(stage)
         return value
 
     def store(self, stage: str, parts: list[Any], value: Any) -> None:
+        """Keep a result; a cache that cannot be written costs speed, never the review."""
         self.misses.append(stage)
-        if self.enabled:
+        if not self.enabled:
+            return
+        try:
             write_atomic(self._path(stage, parts), dumps(value))
+        except OSError as exc:
+            log.warning("cache entry for %s not stored (%s)", stage, exc)
 
     def get_or_compute(self, stage: str, parts: list[Any], result_type: Any,
                        compute: Callable[[], T]) -> T:

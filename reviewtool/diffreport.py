@@ -41,14 +41,13 @@ def version_pairs(ordered: list[Series]) -> list[tuple[Series, Series]]:
 
 def _claims(old: Series, new: Series, ordered: list[Series]) -> list[str]:
     """The changelog entries for revisions old+1..new, newest cover letter first to say them."""
+    # Walk the revisions the cover letters name, not range(old, new): the numbers come from
+    # mail, and "[PATCH v99999999999]" must not mean a hundred billion iterations.
+    logs = [(s.revision, parse_changelog(s.cover.body))
+            for s in sorted(ordered, key=lambda s: -s.revision) if s.cover and s.revision > old.revision]
     claims: list[str] = []
-    for rev in range(old.revision + 1, new.revision + 1):
-        for s in sorted(ordered, key=lambda s: -s.revision):
-            if s.revision >= rev and s.cover:
-                found = parse_changelog(s.cover.body).get(rev)
-                if found:
-                    claims.extend(found)
-                    break
+    for rev in sorted({r for _, log in logs for r in log if old.revision < r <= new.revision}):
+        claims.extend(next((log[rev] for srev, log in logs if srev >= rev and log.get(rev)), []))
     return claims
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -146,3 +147,24 @@ def test_one_thread_holding_all_revisions_gives_the_same_report(tmp_path: Path,
     assert one["pairings"] == three["pairings"]
     # replies to v1 are not read as comments on v2 just because they share the file
     assert [p["comments"] for p in one["pairs"]] == [p["comments"] for p in three["pairs"]]
+
+
+def test_a_huge_revision_number_from_mail_is_noted_not_looped_over(tmp_path: Path) -> None:
+    """'[PATCH v99999999999 ...]' made the changelog walk loop over every number between
+    (112 s CPU and counting); now the walk follows what the cover letters name."""
+    import time
+
+    from series.load import bundled_thread_path
+
+    raw = bundled_thread_path("pte-v3").read_bytes().replace(b"PATCH v3 ", b"PATCH v99999999999 ")
+    (tmp_path / "huge.mbox").write_bytes(raw)
+    start = time.monotonic()
+    proc = subprocess.run(["reviewtool", "diff", "--bundled", "pte-v2", str(tmp_path / "huge.mbox"),
+                           "--out", str(tmp_path / "out"), "--json"],
+                          capture_output=True, text=True, timeout=120, check=False,
+                          env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"})
+    assert proc.returncode == 0, proc.stderr
+    assert time.monotonic() - start < 60  # a hang guard, not a speed target (about 2 s here)
+    assert "note: v99999999999 is an implausible revision number" in proc.stderr
+    report = json.loads(proc.stdout)
+    assert [(p["old_revision"], p["new_revision"]) for p in report["pairs"]] == [(2, 99999999999)]

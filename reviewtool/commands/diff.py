@@ -17,6 +17,9 @@ from series.load import bundled_thread_path, load_thread
 from series.rangediff import is_repository
 from series.model import Series
 
+# Above this a revision number is more likely a typo or a hostile subject than a real history.
+PLAUSIBLE_REVISION = 1000
+
 EPILOG = """\
 examples:
   reviewtool diff --bundled pte-v1 --bundled pte-v2 --bundled pte-v3 --out /tmp/pte
@@ -91,7 +94,13 @@ def run(args: argparse.Namespace) -> int:
     if args.tree and not is_repository(args.tree):
         raise UsageError(f"--tree {args.tree}: not a git repository")
     output_dir(args.out, "--out", create=False)
-    report = version_report(load_revisions(sources, args.midmask, args.timeout), tree=args.tree)
+    revisions = load_revisions(sources, args.midmask, args.timeout)
+    for s in revisions:
+        if s.revision > PLAUSIBLE_REVISION:
+            print(f"reviewtool diff: note: v{s.revision} is an implausible revision number (over "
+                  f"{PLAUSIBLE_REVISION}); compared as given, changelog read only for the revisions "
+                  "the cover letters name", file=sys.stderr)
+    report = version_report(revisions, tree=args.tree)
     paths = write_version_report(report, output_dir(args.out, "--out"))  # made only for a report
     if args.json:
         json.dump(report, sys.stdout, indent=1, ensure_ascii=False)
