@@ -16,5 +16,9 @@ class UsageError(Exception):
     """Bad options or a combination of them: exit 2."""
 
 
+class ClusterError(Exception):
+    """The Dask scheduler or its workers failed us (unreachable, lost, every retry died): exit 3."""
+
+
 USER_ERRORS: tuple[type[Exception], ...] = (UsageError, SeriesInputError, KernelInputError)
-INFRA_ERRORS: tuple[type[Exception], ...] = (SeriesFetchError, KernelToolError)
+INFRA_ERRORS: tuple[type[Exception], ...] = (SeriesFetchError, KernelToolError, ClusterError)

@@ -30,6 +30,7 @@ from kernel.model import PatchText, SeriesBuild
 from kernel.tree import resolve_tree
 from reviewtool import treestages
 from reviewtool.cache import StageCache
+from reviewtool.cluster import cluster_builds
 from reviewtool.diffreport import version_report
 from reviewtool.jsondata import to_jsonable
 from reviewtool.treestages import BuildOptions, LazyWorktree, TreeJob
@@ -54,6 +55,8 @@ class ReviewOptions:
     checkpatch_script: Path | None = None
     jobs: int | None = None
     build_timeout: float = 1800.0
+    full_build: bool = True  # False: objects only, no vmlinux even for full_build configs
+    scheduler: str | None = None  # builds on a Dask cluster: tcp://HOST:PORT, or "local"
 
 
 def progress(message: str) -> None:
@@ -108,15 +111,25 @@ def run_pairscan(series: Series, job: TreeJob, lazy: LazyWorktree) -> list[dict[
 
 def run_builds(series: Series, job: TreeJob, lazy: LazyWorktree, opts: ReviewOptions) -> list[SeriesBuild]:
     """Every arch x config, one O= directory per tree, arch and config kept across runs."""
-    tree_id = sha256(str(job.tree.resolve()))[:12]
-    build_opts = BuildOptions(timeout_s=opts.build_timeout, jobs=opts.jobs or os.cpu_count() or 1)
+    build_opts = BuildOptions(timeout_s=opts.build_timeout, jobs=opts.jobs or os.cpu_count() or 1,
+                              full_build=opts.full_build)
     results = []
     for arch in map(load_arch, opts.arches):
         for config in map(load_config, opts.configs):
             progress(f"build {arch.name}/{config.name}: base and {len(series.patches)} patches")
-            out = opts.cache_dir / "builds" / tree_id / f"{arch.name}-{config.name}"
+            out = treestages.build_dir(opts.cache_dir, job.tree, arch.name, config.name)
             results.append(treestages.builds(job, lazy, arch, config, out, build_opts))
     return results
+
+
+def run_builds_on_cluster(series: Series, job: TreeJob, opts: ReviewOptions) -> tuple[list[SeriesBuild], dict[str, Any]]:
+    """The same builds as Dask tasks (reviewtool.cluster); where each ran goes in results."""
+    build_opts = BuildOptions(timeout_s=opts.build_timeout, jobs=opts.jobs or 2, full_build=opts.full_build)
+    progress(f"build: {len(opts.arches) * len(opts.configs)} arch x config tasks of {len(series.patches)} "
+             f"patches on the Dask cluster {opts.scheduler}")
+    builds, where = cluster_builds(opts.scheduler, job, opts.arches, opts.configs, build_opts,
+                                   managed=opts.tree is None)
+    return builds, {"scheduler": opts.scheduler, "tasks": where}
 
 
 def run_review(thread: Thread, series: Series, opts: ReviewOptions, cache: StageCache,
@@ -151,7 +164,10 @@ def run_review(thread: Thread, series: Series, opts: ReviewOptions, cache: Stage
             results["pairscan"] = run_pairscan(series, job, lazy)
         else:
             results["checkpatch"] = results["pairscan"] = {"status": "skipped", "reason": "--no-checks"}
-        if opts.build:
+        if opts.build and opts.scheduler:
+            builds, results["cluster"] = run_builds_on_cluster(series, job, opts)
+            results["build"] = to_jsonable(builds)
+        elif opts.build:
             results["build"] = to_jsonable(run_builds(series, job, lazy, opts))
         else:
             results["build"] = {"status": "skipped", "reason": "--no-build"}

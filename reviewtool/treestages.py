@@ -47,6 +47,12 @@ class BuildOptions:
     full_build: bool = True  # False: never vmlinux, even for full_build configs
 
 
+def build_dir(cache_dir: Path, tree: Path, arch: str, config: str) -> Path:
+    """The O= directory of one tree, arch and config, kept across runs (and series)."""
+    tree_id = hashlib.sha256(str(tree.resolve()).encode()).hexdigest()[:12]
+    return cache_dir / "builds" / tree_id / f"{arch}-{config}"
+
+
 class LazyWorktree:
     """The worktree with the series applied, made on first use and removed with `stack`."""
 

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
 from kernel.matrix import available
 from kernel.tree import default_cache_dir, open_user_tree
 from reviewtool.cache import StageCache
+from reviewtool.cluster import check_scheduler
 from reviewtool.commands._source import add_source_arguments, load_from_args, output_dir
 from reviewtool.commands.check import check_arguments
 from reviewtool.commands.diff import load_revisions
@@ -26,6 +28,7 @@ EPILOG = """\
 examples:
   reviewtool review --bundled pte-v3 --previous bundled:pte-v1 --previous bundled:pte-v2 --out runs/pte-v3
   reviewtool review --bundled pte-v3 --no-build --from "Me <me@example.org>" --out /tmp/pte-v3
+  reviewtool review --bundled pte-v3 --no-checks --arch x86_64 --config mm-off --scheduler local --out /tmp/pte-v3-dask
   reviewtool review 20211110105428.32458-1-zhengqi.arch@bytedance.com --tree ~/linux --base v6.1 --no-build --json
 
 Writes into --out: thread.mbox (the mails as read), results.json, report.html,
@@ -53,6 +56,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--config", action="append", choices=available("configs"), metavar="NAME",
                         help=f"build this config (repeatable; default: all of {', '.join(available('configs'))})")
     parser.add_argument("--no-build", action="store_true", help="skip the builds")
+    parser.add_argument("--no-full-build", action="store_true",
+                        help="skip vmlinux at the base and tip, even for full_build configs (objects only)")
+    parser.add_argument("--scheduler", metavar="ADDR", type=scheduler_address,
+                        help="run the builds as tasks on a Dask cluster: tcp://HOST:PORT of a "
+                             "`dask scheduler`, or 'local' for a local cluster (default: in this process)")
     parser.add_argument("--no-checks", action="store_true", help="skip checkpatch and the pair scan")
     parser.add_argument("--checkpatch", type=Path, metavar="PATH", help="checkpatch.pl to use")
     parser.add_argument("--previous", action="append", default=[], metavar="SOURCE",
@@ -66,6 +74,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-cache", action="store_true", help="recompute every stage")
     parser.add_argument("--json", action="store_true", help="print results.json on stdout")
     parser.set_defaults(command_module=sys.modules[__name__])
+
+
+def scheduler_address(value: str) -> str:
+    """'local', or a Dask scheduler address with its protocol and port."""
+    if value == "local" or re.fullmatch(r"(tcp|tls)://[^\s/:]+:\d{1,5}", value):
+        return value
+    raise argparse.ArgumentTypeError(f"{value!r}: give tcp://HOST:PORT (a `dask scheduler`) or 'local'")
 
 
 def _previous_sources(values: list[str]) -> list[str]:
@@ -89,6 +104,8 @@ def run(args: argparse.Namespace) -> int:
     sender = _sender(args.mail_from)  # a bad --from or --tree fails now, not after the builds
     if args.tree:
         open_user_tree(args.tree)
+    if args.scheduler and not args.no_build:
+        check_scheduler(args.scheduler)
     if args.out:
         output_dir(args.out, "--out", create=False)  # made once the thread is known good
     cache_dir = output_dir(args.cache_dir, "--cache-dir") if args.cache_dir else default_cache_dir()
@@ -101,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
         run_dir=run_dir.resolve(), cache_dir=cache_dir.resolve(), tree=args.tree, base=args.base,
         arches=args.arch or available("arches"), configs=args.config or available("configs"),
         build=not args.no_build, checks=not args.no_checks, checkpatch_script=args.checkpatch,
-        jobs=args.jobs)
+        jobs=args.jobs, scheduler=args.scheduler, full_build=not args.no_full_build)
     earlier = load_revisions(_previous_sources(args.previous), args.midmask, args.timeout)
     results = run_review(thread, series, opts, cache, earlier)
     if "versions" in results:

@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""Reviews through a real Dask cluster on this machine: series per hour with 1 and 2
+workers, and what the Dask path costs against the plain in-process pipeline.
+
+A replay of the bundled threads (v1, v2, v3 by default) is reviewed with builds of
+one arch and one config (x86_64/mm-off, objects only), all series submitted at
+once, first to a cluster of 1 worker, then of 2 (each worker with a cache of its
+own, as separate machines would have; the same cold start for both). Then one
+series is reviewed in-process and through a 1-worker cluster, each on a cold
+cache of its own, and the wall times are compared.
+
+Not a test: run it by hand (about 20-40 minutes on 2 cores):
+    .venv/bin/python bench/bench_cluster.py [--series pte-v1 pte-v2] [--arch x86_64] [--config mm-off]
+"""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from kernel.tree import managed_tree  # noqa: E402
+from tests.dask_cluster import ENV, Cluster  # noqa: E402
+
+
+def _review_cmd(name: str, out: Path, cache: Path, args: argparse.Namespace, *extra: str) -> list[str]:
+    return ["reviewtool", "review", "--bundled", name, "--no-checks", "--no-full-build",
+            "--arch", args.arch, "--config", args.config, "--from", "Bench <bench@example.org>",
+            "--out", str(out), "--cache-dir", str(cache), *extra]
+
+
+def _all_at_once(cmds: list[list[str]]) -> float:
+    """Run the reviews concurrently; wall seconds until the last one is done."""
+    start = time.monotonic()
+    procs = [subprocess.Popen(c, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+             for c in cmds]
+    for cmd, proc in zip(cmds, procs):
+        _, err = proc.communicate()
+        if proc.returncode not in (0, 1):
+            sys.exit(f"bench: {' '.join(cmd)} exited {proc.returncode}:\n{err[-2000:]}")
+    return time.monotonic() - start
+
+
+def _replay(tmp: Path, workers: int, args: argparse.Namespace) -> float:
+    with Cluster(tmp / f"cluster-{workers}", managed_tree()) as cluster:
+        for i in range(workers):
+            cluster.start_worker(f"box-{i}", f"{args.arch}=1")
+        cluster.wait_for_workers(workers)
+        return _all_at_once([_review_cmd(name, tmp / f"w{workers}-{name}", tmp / f"w{workers}-cache-{name}",
+                                         args, "--scheduler", cluster.address) for name in args.series])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--series", nargs="+", default=["pte-v1", "pte-v2", "pte-v3"], metavar="NAME")
+    parser.add_argument("--arch", default="x86_64")
+    parser.add_argument("--config", default="mm-off")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-cluster-") as name:
+        tmp = Path(name)
+        replay = {n: _replay(tmp, n, args) for n in (1, 2)}
+        one = args.series[-1]
+        local = _all_at_once([_review_cmd(one, tmp / "local", tmp / "local-cache", args)])
+        with Cluster(tmp / "cluster-overhead", managed_tree()) as cluster:
+            cluster.start_worker("box", f"{args.arch}=1")
+            cluster.wait_for_workers(1)
+            dask = _all_at_once([_review_cmd(one, tmp / "dask", tmp / "dask-cache", args,
+                                             "--scheduler", cluster.address)])
+    print(f"replay of {len(args.series)} series ({', '.join(args.series)}), builds {args.arch}/{args.config}, "
+          "all submitted at once, cold worker caches")
+    for n, wall in replay.items():
+        print(f"  {n} worker{'s' if n > 1 else ' '}: {wall:7.1f} s wall   {len(args.series) * 3600 / wall:6.1f} series/hour")
+    print(f"one series ({one}), cold: in-process {local:.1f} s, through a 1-worker Dask cluster {dask:.1f} s "
+          f"(overhead {dask - local:+.1f} s, {100 * (dask - local) / local:+.0f}%)")
+
+
+if __name__ == "__main__":
+    main()
