@@ -68,3 +68,26 @@ def _bytes_io(text: str):
     fh.write(text.encode())
     fh.seek(0)
     return fh
+
+
+# --- results.json (reviewtool/model.py) --------------------------------------
+_VALIDATED: set[Path] = set()
+
+
+@pytest.fixture(autouse=True)
+def _results_json_match_the_schema(tmp_path_factory: pytest.TempPathFactory):
+    """Every results.json a test writes (a run directory two or three levels below the session's
+    temporary directory) is checked against docs/results.schema.json after the test."""
+    yield
+    import json
+
+    import jsonschema
+
+    base = tmp_path_factory.getbasetemp()
+    found = {p for depth in ("*/*", "*/*/*") for p in base.glob(f"{depth}/results.json")} - _VALIDATED
+    if not found:
+        return
+    schema = json.loads((Path(__file__).parent.parent / "docs" / "results.schema.json").read_text())
+    for path in sorted(found):
+        _VALIDATED.add(path)
+        jsonschema.validate(json.loads(path.read_text()), schema)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -14,10 +13,11 @@ from reviewtool.commands.check import check_arguments
 from reviewtool.commands.diff import load_revisions
 from reviewtool.diffreport import write_version_report
 from reviewtool.drafts import check_sender, default_from, slug, write_drafts
-from reviewtool.errors import EXIT_CLEAN, EXIT_FINDINGS
-from reviewtool.jsondata import write_atomic
+from reviewtool.findings import exit_code
+from reviewtool.jsondata import to_jsonable, write_atomic
+from reviewtool.model import to_json
 from reviewtool.pipeline import ReviewOptions, load_series, progress, run_review
-from reviewtool.report import count_findings, write_report
+from reviewtool.report import write_report
 from series.load import bundled_thread_path
 
 PLACEHOLDER_FROM = "Reviewer <reviewer@example.invalid>"
@@ -103,17 +103,16 @@ def run(args: argparse.Namespace) -> int:
         build=not args.no_build, checks=not args.no_checks, checkpatch_script=args.checkpatch,
         jobs=args.jobs)
     earlier = load_revisions(_previous_sources(args.previous), args.midmask, args.timeout)
-    results = run_review(thread, series, opts, cache, earlier)
-    if "versions" in results:
-        write_version_report(results["versions"], run_dir / "versions")
-    write_atomic(run_dir / "results.json", json.dumps(results, indent=1, ensure_ascii=False) + "\n")
+    review = run_review(thread, series, opts, cache, earlier)
+    if review.versions is not None:
+        write_version_report(review.versions, run_dir / "versions")
+    write_atomic(run_dir / "results.json", to_json(review))
+    results = to_jsonable(review)
     written = write_report(results, run_dir)
     written += write_drafts(results, series, run_dir, sender, thread.messages)
-    findings = count_findings(results)
     for path in written:
         progress(f"wrote {path}")
-    progress(f"{findings} findings; report: {run_dir / 'report.html'}")
+    progress(f"{len(review.counted)} findings; report: {run_dir / 'report.html'}")
     if args.json:
-        json.dump(results, sys.stdout, indent=1, ensure_ascii=False)
-        sys.stdout.write("\n")
-    return EXIT_FINDINGS if findings else EXIT_CLEAN
+        sys.stdout.write(to_json(review))
+    return exit_code(review.findings)
