@@ -16,8 +16,8 @@ from kernel.pairdiff import PatchPairFinding
 from reviewtool.errors import EXIT_CLEAN, EXIT_FINDINGS
 from reviewtool.model import (APPLY, BOT_REPORT, BUILD_ERROR, CHECKPATCH, MISSING_PATCH, NEW_WARNING, NO_HISTORY,
                               OPEN_COMMENT, PAIRSCAN, Finding)
-from series.difflines import diff_lines
-from series.model import Patch, Series
+from series.difflines import file_lines
+from series.model import FileChange, Series
 
 ANY = "*"
 # kind -> the stage's grade -> severity; ANY for the rest of that kind
@@ -162,9 +162,11 @@ def _tip_copy(tip: BuildResult, seen: set[tuple]) -> BuildResult:
                        new_warnings=[d for d in tip.new_warnings if _diag_key(d) not in seen])
 
 
-def checkpatch_findings(results: list[CheckpatchResult], patches: list[Patch], history: bool) -> list[Finding]:
-    """checkpatch's findings; on moved code demoted, commit-id checks without history said once."""
-    moved = {p.counter: _moved_lines(p) for p in patches}
+def checkpatch_findings(results: list[CheckpatchResult], files: dict[int, list[FileChange]],
+                        history: bool) -> list[Finding]:
+    """checkpatch's findings; on moved code demoted, commit-id checks without history said once.
+    `files`: each patch's parsed diff, by counter."""
+    moved = {counter: _moved_lines(fcs) for counter, fcs in files.items()}
     out, unchecked = [], 0
     for r in results:
         counter = counter_of(r.patch)
@@ -184,9 +186,13 @@ def checkpatch_findings(results: list[CheckpatchResult], patches: list[Patch], h
     return out
 
 
-def _moved_lines(patch: Patch) -> set[tuple[str, int]]:
-    """(file, line) of the lines the patch adds and also removes: code it moves."""
-    lines = diff_lines(patch)
+def patch_files(series: Series) -> dict[int, list[FileChange]]:
+    return {p.counter: p.files for p in series.patches}
+
+
+def _moved_lines(files: list[FileChange]) -> set[tuple[str, int]]:
+    """(file, line) of the lines a patch adds and also removes: code it moves."""
+    lines = file_lines(files)
     removed = {d.text for d in lines if d.sign == "-"}
     return {(d.path, d.line) for d in lines
             if d.sign == "+" and len(d.text) >= MIN_MOVED_CHARS and d.text in removed}

@@ -34,7 +34,8 @@ from reviewtool import treestages
 from reviewtool.cache import StageCache
 from reviewtool.diffreport import version_report
 from reviewtool.findings import (apply_findings, build_findings, checkpatch_findings, in_patch_order,
-                                 missing_text, open_comment_findings, pairscan_findings, series_findings)
+                                 missing_text, open_comment_findings, pairscan_findings, patch_files,
+                                 series_findings)
 from reviewtool.model import SCHEMA_VERSION, Meta, PatchPairs, Review, StageTiming
 from reviewtool.treestages import BuildOptions, LazyWorktree, TreeJob
 from series.assemble import assemble_series
@@ -189,7 +190,7 @@ def run_review(thread: Thread, series: Series, opts: ReviewOptions, cache: Stage
     else:
         skipped["versions"] = "no --previous"
     found = series_findings(series) + apply_findings(applied)
-    found += checkpatch_findings(checks, series.patches, has_history(tree)) if checks is not None else []
+    found += checkpatch_findings(checks, patch_files(series), has_history(tree)) if checks is not None else []
     found += pairscan_findings([(p.patch, f) for p in pairs for f in p.findings]) if pairs is not None else []
     found += build_findings(builds) if builds is not None else []
     found += open_comment_findings(versions)

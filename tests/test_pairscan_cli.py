@@ -51,10 +51,11 @@ def test_check_without_tree_uses_hunks_only_and_exits_2_on_bad_options(tmp_path)
     assert proc.returncode == 2 and "no such checkpatch.pl" in proc.stderr
 
 
-def test_check_names_the_missing_patch_by_its_label():
+def test_check_names_the_missing_patches_as_ranges():
+    import argparse
+
     from reviewtool.commands.check import render
 
-    assert render([], [], True, False, ["09/15"]).splitlines()[0] == \
-        "note: patch 09/15 is missing from the thread: not checked"
-    assert render([], [], True, False, ["02/9", "05/9"]).splitlines()[0] == \
-        "note: patches 02/9, 05/9 are missing from the thread: not checked"
+    args = argparse.Namespace(no_checkpatch=True, no_pairs=False)
+    assert render([], [], args, "missing 2-5, 9 of 15", []).splitlines()[0] == \
+        "note: missing 2-5, 9 of 15: those patches are not checked"

@@ -14,10 +14,11 @@ from reviewtool.commands.diff import load_revisions
 from reviewtool.diffreport import write_version_report
 from reviewtool.drafts import check_sender, default_from, slug, write_drafts
 from reviewtool.findings import exit_code
-from reviewtool.jsondata import to_jsonable, write_atomic
+from reviewtool.jsondata import write_atomic
 from reviewtool.model import to_json
 from reviewtool.pipeline import ReviewOptions, load_series, progress, run_review
-from reviewtool.report import write_report
+from reviewtool.report.render import write_report
+from reviewtool.report.view import build_view
 from series.load import bundled_thread_path
 
 PLACEHOLDER_FROM = "Reviewer <reviewer@example.invalid>"
@@ -107,12 +108,12 @@ def run(args: argparse.Namespace) -> int:
     if review.versions is not None:
         write_version_report(review.versions, run_dir / "versions")
     write_atomic(run_dir / "results.json", to_json(review))
-    results = to_jsonable(review)
-    written = write_report(results, run_dir)
-    written += write_drafts(results, series, run_dir, sender, thread.messages)
+    view = build_view(review)  # once, for the reports and the drafts
+    written = write_report(view, run_dir)
+    written += write_drafts(view, run_dir, sender, thread.messages)
     for path in written:
         progress(f"wrote {path}")
-    progress(f"{len(review.counted)} findings; report: {run_dir / 'report.html'}")
+    progress(f"{view.findings} findings; report: {run_dir / 'report.html'}")
     if args.json:
         sys.stdout.write(to_json(review))
     return exit_code(review.findings)
