@@ -43,8 +43,10 @@ def test_scan_bad_input_is_one_line_exit_2(tmp_path):
 
 def test_check_without_tree_uses_hunks_only_and_exits_2_on_bad_options(tmp_path):
     proc = reviewtool("check", "--bundled", "pte-v3", "--no-checkpatch", "--checkpatch", "/nonexistent", "--json")
-    assert proc.returncode == 0, proc.stderr  # no tree: hunks only, v3 shows nothing there
-    assert json.loads(proc.stdout)["pairs"] == []
+    assert proc.returncode == 1, proc.stderr  # v3 lacks 09/15 and has robot reports: findings for every command
+    doc = json.loads(proc.stdout)
+    assert doc["pairs"] == []  # no tree: hunks only, v3 shows nothing there
+    assert {f["kind"] for f in doc["findings"]} == {"missing-patch", "bot-report"}
     proc = reviewtool("check", "--bundled", "pte-v3", "--no-checkpatch", "--no-pairs")
     assert proc.returncode == 2 and "nothing to do" in proc.stderr
     proc = reviewtool("check", "--bundled", "pte-v3", "--checkpatch", str(tmp_path / "none.pl"))
