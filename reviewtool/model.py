@@ -97,10 +97,6 @@ class Review:
     findings: list[Finding]  # everything above judged, in patch order
     timings: list[StageTiming] = field(default_factory=list)
 
-    @property
-    def counted(self) -> list[Finding]:
-        return [f for f in self.findings if f.counts]
-
 
 def to_json(review: Review) -> str:
     return dumps(review) + "\n"
