@@ -15,7 +15,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from kernel import kbuild, warnings
+from kernel import diagnostics, kbuild
 from kernel.errors import KernelToolError
 from kernel.kbuild import Plan
 from kernel.make import Make, MakeRun
@@ -57,7 +57,7 @@ def build_series(work: Path, applied: SeriesApply, arch: Arch, config: ConfigSpe
     wanted = sorted({o for p in plans.values() for o in p.objects if _source_exists(work, o)})
     step(f"build {label}: base ({'vmlinux' if full else f'{len(wanted)} objects'})")
     base_run = _build(make, ["vmlinux"] if full else wanted, timeout_s, fresh=[] if full else wanted)
-    base_diags, base_failed = warnings.parse(base_run.output, work, out)
+    base_diags, base_failed = diagnostics.parse(base_run.output, work, out)
     # Diffed against itself: the base is the baseline, nothing in it is new.
     seen_errors: set = set()
     base_result = _result(0, arch, config, "vmlinux" if full else "objects", False, base_run,
@@ -80,7 +80,7 @@ def build_series(work: Path, applied: SeriesApply, arch: Arch, config: ConfigSpe
         g.checkout("-q", "--detach", result.commit)
         step(f"build {label}: patch {result.counter} ({len(plan.objects)} objects)")
         run = _build(make, plan.objects, timeout_s, fresh=plan.objects)
-        diags, failed = warnings.parse(run.output, work, out)
+        diags, failed = diagnostics.parse(run.output, work, out)
         built = _result(result.counter, arch, config, "objects", partial, run, plan.objects,
                         failed, diags, base_diags, seen_errors)
         built.not_built, built.header_users = plan.not_built, plan.header_users
@@ -90,7 +90,7 @@ def build_series(work: Path, applied: SeriesApply, arch: Arch, config: ConfigSpe
         g.checkout("-q", "--detach", applied.tip)
         step(f"build {label}: vmlinux at the series tip")
         run = _build(make, ["vmlinux"], timeout_s, fresh=[])
-        diags, failed = warnings.parse(run.output, work, out)
+        diags, failed = diagnostics.parse(run.output, work, out)
         last = applied.patches[-1].counter
         series.tip = _result(last, arch, config, "vmlinux", partial, run, ["vmlinux"], failed,
                              diags, base_diags, seen_errors)
@@ -140,11 +140,11 @@ def _result(patch: int, arch: Arch, config: ConfigSpec, target: str, partial: bo
             base_diags: dict[str, list[Diagnostic]], seen_errors: set) -> BuildResult:
     """One build's result; errors whose key is in `seen_errors` (the base's or an earlier
     patch's) are inherited, and `seen_errors` grows by this build's errors."""
-    errs = warnings.errors(diags)
+    errs = diagnostics.errors(diags)
     fresh = [e for e in errs if e.key() not in seen_errors]
     inherited = [e for e in errs if e.key() in seen_errors]
     seen_errors.update(e.key() for e in errs)
-    new = warnings.new_warnings(base_diags, diags)
+    new = diagnostics.new_warnings(base_diags, diags)
     unexplained = (run.returncode or failed) and not errs
     if run.timed_out:
         status = "timeout"

@@ -59,6 +59,16 @@ def find_checkpatch(tree: Path | None, script: Path | None) -> Path:
     return path.resolve()  # it runs in the tree's directory, where a relative path means another file
 
 
+def has_history(tree: Path | None) -> bool:
+    """Whether checkpatch can check commit ids ("Fixes: <sha>") here: it asks the tree's git
+    log, and an unpacked tarball committed once (the managed tree) knows no earlier commit."""
+    if tree is None:
+        return False
+    proc = subprocess.run(["git", "-C", str(tree), "rev-list", "--max-count=2", "HEAD"],
+                          capture_output=True, text=True, check=False)
+    return proc.returncode == 0 and len(proc.stdout.split()) > 1
+
+
 def command(script: Path, tree: Path | None, patch_file: Path) -> list[str]:
     cmd = ["perl", str(script), "--show-types", "--emacs", "--no-color"]
     cmd += ["--root", str(tree)] if tree else ["--no-tree"]

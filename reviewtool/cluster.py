@@ -33,6 +33,7 @@ from kernel.tree import default_cache_dir, resolve_tree
 from reviewtool import treestages
 from reviewtool.cache import StageCache
 from reviewtool.errors import ClusterError
+from reviewtool.model import BuildPlacement, ClusterRun
 from reviewtool.treestages import BuildOptions, LazyWorktree, TreeJob
 
 # A worker killed mid-build (or its machine lost) may cost a task this many re-runs.
@@ -124,7 +125,7 @@ def local_arches() -> list[str]:
 
 
 def cluster_builds(scheduler: str, job: TreeJob, arches: list[str], configs: list[str],
-                   options: BuildOptions, managed: bool) -> tuple[list[SeriesBuild], list[dict[str, Any]]]:
+                   options: BuildOptions, managed: bool) -> tuple[list[SeriesBuild], ClusterRun]:
     """Every arch x config of `job` as Dask tasks; the builds in matrix order, and a record of
     where each ran. `scheduler` is tcp://HOST:PORT, or "local" for a local cluster."""
     tasks = [BuildTask(tuple(job.patches), job.base, arch, config, options,
@@ -132,9 +133,9 @@ def cluster_builds(scheduler: str, job: TreeJob, arches: list[str], configs: lis
              for arch in arches for config in configs]
     with connect(None if scheduler == "local" else scheduler) as client:
         outcomes = gather(submit_builds(client, tasks), timeout_s=options.timeout_s * (len(job.patches) + 2))
-    where = [{"arch": t.arch, "config": t.config, "worker": o.worker, "host": o.host,
-              "seconds": round(o.seconds, 1)} for t, o in zip(tasks, outcomes)]
-    return [o.build for o in outcomes], where
+    where = [BuildPlacement(t.arch, t.config, o.worker, o.host, round(o.seconds, 1))
+             for t, o in zip(tasks, outcomes)]
+    return [o.build for o in outcomes], ClusterRun(scheduler, where)
 
 
 def submit_builds(client: Any, tasks: list[BuildTask]) -> list[Any]:

@@ -27,18 +27,22 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import b4
-import jinja2
 
 from reviewtool.errors import UsageError
-from reviewtool.report import DiffLine, Note, PatchView, build_context
+from kernel.model import CLEAN
+from reviewtool.findings import ranges
+from reviewtool.jsondata import write_atomic
+from reviewtool.model import APPLY, BUILD_ERROR, CHECKPATCH, NEW_WARNING, PAIRSCAN
+from reviewtool.report.diffview import DiffLine
+from reviewtool.report.placement import Note
+from reviewtool.report.render import environment
+from reviewtool.report.view import PatchView, ReportView
 from series.b4env import isolated_b4
 from series.load import load_thread
-from series.model import Series
-from templates import TEMPLATE_DIR
 
 WIDTH = 72
 CONTEXT_LINES = 3  # diff lines quoted above the line a finding is about
-DRAFT_KINDS = ("checkpatch", "pairscan", "build", "apply")  # what the tool found (not others' words)
+DRAFT_KINDS = (CHECKPATCH, PAIRSCAN, BUILD_ERROR, NEW_WARNING, APPLY)  # what the tool found (not others' words)
 # Apply failures are told to the author only when the series' own base was used:
 # on a guessed base they say more about the guess than about the patch.
 
@@ -94,15 +98,15 @@ class QuoteBlock:
 def _blocks(view: PatchView, kinds: tuple[str, ...]) -> tuple[list[QuoteBlock], list[str]]:
     """Quote blocks for findings on diff lines; findings about files or the whole patch apart."""
     blocks: list[QuoteBlock] = []
-    loose = [finding_text(n) for n in view.notes if n.kind in kinds]
-    loose += [finding_text(n) for cl in view.commit for n in cl.notes if n.kind in kinds]
+    loose = [finding_text(n) for n in view.notes if _told(n, kinds)]
+    loose += [finding_text(n) for cl in view.commit for n in cl.notes if _told(n, kinds)]
     for f in view.files:
-        loose += [finding_text(n) for n in f.notes if n.kind in kinds]
+        loose += [finding_text(n) for n in f.notes if _told(n, kinds)]
         file_quoted = False
         for h in f.hunks:
             shown_upto = -1  # index of the last line of this hunk already quoted
             for i, dl in enumerate(h.lines):
-                notes = [n for n in dl.notes if n.kind in kinds and not n.moved]
+                notes = [n for n in dl.notes if _told(n, kinds)]
                 if not notes:
                     continue
                 quote: list[str] = []
@@ -122,6 +126,11 @@ def _blocks(view: PatchView, kinds: tuple[str, ...]) -> tuple[list[QuoteBlock], 
     return blocks, loose
 
 
+def _told(note: Note, kinds: tuple[str, ...]) -> bool:
+    """A finding for the author: of a kind the tool found, and one that counts (not CHECK, moved code...)."""
+    return note.kind in kinds and note.counts
+
+
 def _quote_line(dl: DiffLine) -> str:
     return f"> {dl.sign}{dl.text}".rstrip()
 
@@ -133,12 +142,6 @@ def _attribution(date_iso: str, author: str) -> str:
         return f"On {email.utils.format_datetime(when)}, {name} wrote:"
     except ValueError:
         return f"{name} wrote:"
-
-
-def _environment() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)), autoescape=False,
-                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
-                              undefined=jinja2.StrictUndefined)
 
 
 def slug(text: str, empty: str) -> str:
@@ -193,35 +196,29 @@ def _originals(messages: Iterable[EmailMessage] | None) -> dict[str, EmailMessag
     return out
 
 
-def _summary_lines(ctx: dict, patches: list[PatchView], kinds: tuple[str, ...]) -> list[str]:
+def _summary_lines(view: ReportView, kinds: tuple[str, ...]) -> list[str]:
     """What the cover-letter reply says about the whole series, one wrapped paragraph each."""
-    series = ctx["series"]
-    paras = []
-    base = ctx["base"]
-    if base:
-        paras.append(f"I applied the series on {ctx['base_text']}.")
-    if series.get("missing"):
-        paras.append("Patches missing from the thread: " + ", ".join(map(str, series["missing"])) + ".")
-    not_clean = [p for p in patches if p.apply and p.apply.get("status") not in ("clean", None)]
-    if base and base.get("warning"):
-        paras.append(f"Note: {base['warning']}")
-    if not_clean and "apply" in kinds:  # on a guessed base, failures say more about the guess
-        paras.append("Not applying cleanly: " + ", ".join(
-            f"{p.counter}/{series['expected']} ({p.apply.get('status')})" for p in not_clean) + ".")
-    if ctx["build_cells"]:
+    series, patches = view.series, view.patches
+    paras = [f"I applied the series on {view.base_text}."]
+    if series.missing:
+        paras.append(f"Patches missing from the thread: {ranges(series.missing)}.")
+    not_clean = [p for p in patches if p.apply and p.apply.status != CLEAN]
+    if view.base.warning:
+        paras.append(f"Note: {view.base.warning}")
+    if not_clean and APPLY in kinds:  # on a guessed base, failures say more about the guess
+        paras.append("Not applying cleanly: " + ", ".join(f"{p.label} ({p.apply.status})" for p in not_clean) + ".")
+    if view.build_cells:
         broken = sorted({cell for p in patches for cell, st in p.builds.items() if st not in ("ok", "")})
-        paras.append(f"Built each patch for {', '.join(ctx['build_cells'])}"
+        paras.append(f"Built each patch for {', '.join(view.build_cells)}"
                      + (f"; problems on {', '.join(broken)}." if broken else "; all built cleanly."))
-    paras += [f"{n.title}, {n.where}: {n.text}" for n in ctx["tip_notes"]]
-    for name, why in ctx["skipped"]:
-        if name != "comments":
-            paras.append(f"Not checked: {name} ({why}).")
+    paras += [f"{n.title}, {n.where}: {n.text}" for n in view.tip_notes]
+    paras += [f"Not checked: {name} ({why})." for name, why in view.skipped if name != "versions"]
     per_patch = []
     for p in patches:
-        found = Counter(n.kind for n in p.findings() if n.kind in kinds and not n.moved)
+        found = Counter(n.kind for n in p.findings() if _told(n, kinds))
         if found:
             what = ", ".join(f"{k} {v}" for k, v in sorted(found.items()))
-            per_patch.append(textwrap.fill(f"{p.counter}/{series['expected']} {p.subject}: {what}", WIDTH,
+            per_patch.append(textwrap.fill(f"{p.label} {p.subject}: {what}", WIDTH,
                                            initial_indent="  ", subsequent_indent="      ",
                                            break_long_words=False, break_on_hyphens=False))
     if per_patch:
@@ -230,7 +227,7 @@ def _summary_lines(ctx: dict, patches: list[PatchView], kinds: tuple[str, ...]) 
         ([] if per_patch else [wrap("No findings from apply, build, checkpatch or the pair scan.")])
 
 
-def write_drafts(results: dict, series: Series, run_dir: Path, mail_from: str,
+def write_drafts(view: ReportView, run_dir: Path, mail_from: str,
                  messages: Iterable[EmailMessage] | None = None) -> list[Path]:
     """Write drafts/*.eml under run_dir: NNNN-<subject>.eml per patch with findings, 0000-cover.eml.
 
@@ -239,20 +236,18 @@ def write_drafts(results: dict, series: Series, run_dir: Path, mail_from: str,
     the patches went to; without them only the author is addressed.
     """
     check_sender(mail_from)
-    ctx = build_context(results)
+    series = view.series
     if messages is None and (run_dir / "thread.mbox").is_file():
         messages = load_thread(str(run_dir / "thread.mbox")).messages  # the mails as the run read them
     originals = _originals(messages)
-    env = _environment()
-    template = env.get_template("reply.txt.j2")
+    template = environment("txt").get_template("reply.txt.j2")
     out_dir = run_dir / "drafts"
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     cover_refs = [series.cover.msgid] if series.cover else []
-    base = ctx["base"] or {}
-    kinds = DRAFT_KINDS if base and not base.get("warning") else tuple(k for k in DRAFT_KINDS if k != "apply")
-    for view, patch in ((v, p) for v in ctx["patches"] for p in series.patches if p.counter == v.counter):
-        blocks, loose = _blocks(view, kinds)
+    kinds = DRAFT_KINDS if not view.base.warning else tuple(k for k in DRAFT_KINDS if k != APPLY)
+    for pview, patch in ((v, p) for v in view.patches for p in series.patches if p.counter == v.counter):
+        blocks, loose = _blocks(pview, kinds)
         if not blocks and not loose:
             continue
         # findings on no diff line still answer something: quote the start of the commit message
@@ -269,7 +264,7 @@ def write_drafts(results: dict, series: Series, run_dir: Path, mail_from: str,
         text = series.cover.body if series.cover else series.patches[0].commit_message
         head_quote = [f"> {x}".rstrip() for x in text.strip().splitlines()[:3]]
         body = template.render(attribution=_attribution(head.date, head.author), blocks=[], loose=[],
-                               summary=_summary_lines(ctx, ctx["patches"], kinds), head_quote=head_quote)
+                               summary=_summary_lines(view, kinds), head_quote=head_quote)
         subject = (f"[PATCH v{series.revision} 0/{series.expected}] {series.subject}" if series.cover else
                    f"[PATCH v{series.revision} 1/{series.expected}] {series.patches[0].subject}")
         original = originals.get(head.msgid) or _original_from_model(
@@ -279,7 +274,5 @@ def write_drafts(results: dict, series: Series, run_dir: Path, mail_from: str,
 
 
 def _write(path: Path, msg: EmailMessage) -> Path:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(msg.as_bytes(policy=msg.policy))
-    tmp.replace(path)
+    write_atomic(path, msg.as_bytes(policy=msg.policy).decode("utf-8"))
     return path

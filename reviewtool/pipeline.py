@@ -1,4 +1,4 @@
-"""`reviewtool review`: every stage, composed, into one results dict.
+"""`reviewtool review`: every stage, composed, into one typed Review (reviewtool.model).
 
 Each stage is a function of plain data from `series` or `kernel`; this module
 only wires them together, caches the expensive ones by content
@@ -6,7 +6,7 @@ only wires them together, caches the expensive ones by content
 the whole record of a run. Order:
 
   series -> comments -> tree/base -> apply -> checkpatch, pair scan,
-  builds -> versions -> results
+  builds -> versions -> findings (reviewtool.findings) -> Review
 
 The tree stages (reviewtool.treestages) make a worktree only when one of
 them misses the cache, so a re-run with nothing changed touches no tree.
@@ -18,12 +18,14 @@ import datetime
 import hashlib
 import os
 import sys
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
 
 from kernel import checkpatch
+from kernel.checkpatch import has_history
 from kernel.base import choose_base
 from kernel.matrix import available, load_arch, load_config
 from kernel.model import PatchText, SeriesBuild
@@ -32,7 +34,10 @@ from reviewtool import treestages
 from reviewtool.cache import StageCache
 from reviewtool.cluster import cluster_builds
 from reviewtool.diffreport import version_report
-from reviewtool.jsondata import to_jsonable
+from reviewtool.findings import (apply_findings, build_findings, checkpatch_findings, in_patch_order,
+                                 missing_text, open_comment_findings, pairscan_findings, patch_files,
+                                 series_findings)
+from reviewtool.model import SCHEMA_VERSION, ClusterRun, Meta, PatchPairs, Review, StageTiming
 from reviewtool.treestages import BuildOptions, LazyWorktree, TreeJob
 from series.assemble import assemble_series
 from series.comments import extract_comments
@@ -103,10 +108,9 @@ def run_checkpatch(series: Series, tree: Path, opts: ReviewOptions,
     return [results[series.label(p.counter)] for p in series.patches]
 
 
-def run_pairscan(series: Series, job: TreeJob, lazy: LazyWorktree) -> list[dict[str, Any]]:
+def run_pairscan(series: Series, job: TreeJob, lazy: LazyWorktree) -> list[PatchPairs]:
     found = treestages.pair_findings(job, lazy, {p.counter: p.diff for p in series.patches})
-    return [{"patch": p.counter, "label": series.label(p.counter), "findings": to_jsonable(found[p.counter])}
-            for p in series.patches]
+    return [PatchPairs(p.counter, series.label(p.counter), found[p.counter]) for p in series.patches]
 
 
 def run_builds(series: Series, job: TreeJob, lazy: LazyWorktree, opts: ReviewOptions) -> list[SeriesBuild]:
@@ -122,57 +126,89 @@ def run_builds(series: Series, job: TreeJob, lazy: LazyWorktree, opts: ReviewOpt
     return results
 
 
-def run_builds_on_cluster(series: Series, job: TreeJob, opts: ReviewOptions) -> tuple[list[SeriesBuild], dict[str, Any]]:
-    """The same builds as Dask tasks (reviewtool.cluster); where each ran goes in results."""
+def run_builds_on_cluster(series: Series, job: TreeJob, opts: ReviewOptions) -> tuple[list[SeriesBuild], ClusterRun]:
+    """The same builds as Dask tasks (reviewtool.cluster); where each ran is kept in the Review."""
     build_opts = BuildOptions(timeout_s=opts.build_timeout, jobs=opts.jobs or 2, full_build=opts.full_build)
     progress(f"build: {len(opts.arches) * len(opts.configs)} arch x config tasks of {len(series.patches)} "
              f"patches on the Dask cluster {opts.scheduler}")
-    builds, where = cluster_builds(opts.scheduler, job, opts.arches, opts.configs, build_opts,
-                                   managed=opts.tree is None)
-    return builds, {"scheduler": opts.scheduler, "tasks": where}
+    return cluster_builds(opts.scheduler, job, opts.arches, opts.configs, build_opts, managed=opts.tree is None)
+
+
+class _Clock:
+    """Stage timings for Review.timings: `with clock("apply"):` around each stage."""
+
+    def __init__(self) -> None:
+        self.timings: list[StageTiming] = []
+
+    @contextlib.contextmanager
+    def __call__(self, stage: str, detail: str = "") -> Iterator[None]:
+        start = time.monotonic()
+        try:
+            yield
+        finally:
+            self.timings.append(StageTiming(stage, round(time.monotonic() - start, 3), detail))
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
 def run_review(thread: Thread, series: Series, opts: ReviewOptions, cache: StageCache,
-               earlier: list[Series]) -> dict[str, Any]:
-    """All stages for one revision of a thread; returns the dict written as results.json."""
-    started = datetime.datetime.now(datetime.timezone.utc)
-    results: dict[str, Any] = {"meta": {
-        "tool": f"reviewtool {version('reviewtool')}",
-        "started": started.isoformat(timespec="seconds"),
-        "source": thread.origin,
-    }}
+               earlier: list[Series]) -> Review:
+    """All stages for one revision of a thread, judged into findings; written as results.json."""
+    clock = _Clock()
+    meta = Meta(f"reviewtool {version('reviewtool')}", _now(), "", thread.origin, "")
     series_key = sha256(thread.raw)
-    results["series"] = to_jsonable(series)
     progress(f"v{series.revision}: {len(series.patches)} of {series.expected} patches"
-             + (f", missing {', '.join(series.label(n) for n in series.missing)}" if series.missing else ""))
-    results["comments"] = to_jsonable(load_comments(series, series_key, cache))
-
+             + (f", {missing_text(series)}" if series.missing else ""))
+    with clock("comments"):
+        comments = load_comments(series, series_key, cache)
     tree = resolve_tree(opts.tree)
-    results["meta"]["tree"] = str(tree)
+    meta.tree = str(tree)
     base = choose_base(tree, [p.mbox for p in series.patches], opts.base, series.base_commit,
                        series.base_hint)
     if base.warning:
         progress(f"base: {base.warning}")
     job = TreeJob(patch_texts(series), tree, base, opts.run_dir, cache)
+    checks: list[checkpatch.CheckpatchResult] | None = None
+    pairs: list[PatchPairs] | None = None
+    builds: list[SeriesBuild] | None = None
+    cluster: ClusterRun | None = None
+    skipped: dict[str, str] = {}
     with contextlib.ExitStack() as stack:  # the worktree, if a stage missed the cache
         lazy = LazyWorktree(job, stack)
         progress(f"apply: {len(series.patches)} patches on {base.describe}")
-        results["apply"] = to_jsonable(treestages.applied(job, lazy))
+        with clock("apply", f"{len(series.patches)} patches"):
+            applied = treestages.applied(job, lazy)
         if opts.checks:
-            results["checkpatch"] = to_jsonable(run_checkpatch(series, tree, opts, cache))
+            with clock("checkpatch", f"{len(series.patches)} patches"):
+                checks = run_checkpatch(series, tree, opts, cache)
             progress("pair scan: functions the patches touch, before and after")
-            results["pairscan"] = run_pairscan(series, job, lazy)
+            with clock("pairscan"):
+                pairs = run_pairscan(series, job, lazy)
         else:
-            results["checkpatch"] = results["pairscan"] = {"status": "skipped", "reason": "--no-checks"}
-        if opts.build and opts.scheduler:
-            builds, results["cluster"] = run_builds_on_cluster(series, job, opts)
-            results["build"] = to_jsonable(builds)
-        elif opts.build:
-            results["build"] = to_jsonable(run_builds(series, job, lazy, opts))
+            skipped["checkpatch"] = skipped["pairscan"] = "--no-checks"
+        if opts.build:
+            with clock("build", f"{len(opts.arches)} arches x {len(opts.configs)} configs"):
+                if opts.scheduler:
+                    builds, cluster = run_builds_on_cluster(series, job, opts)
+                else:
+                    builds = run_builds(series, job, lazy, opts)
+            meta.sandbox = "none"
         else:
-            results["build"] = {"status": "skipped", "reason": "--no-build"}
+            skipped["build"] = "--no-build"
+    versions = None
     if earlier:
         progress(f"versions: v{', v'.join(str(s.revision) for s in earlier)} -> v{series.revision}")
-        results["versions"] = version_report([*earlier, series])
-    results["meta"]["finished"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    return results
+        with clock("versions", f"{len(earlier)} earlier revisions"):
+            versions = version_report([*earlier, series])
+    else:
+        skipped["versions"] = "no --previous"
+    found = series_findings(series) + apply_findings(applied)
+    found += checkpatch_findings(checks, patch_files(series), has_history(tree)) if checks is not None else []
+    found += pairscan_findings([(p.patch, f) for p in pairs for f in p.findings]) if pairs is not None else []
+    found += build_findings(builds) if builds is not None else []
+    found += open_comment_findings(versions)
+    meta.finished = _now()
+    return Review(SCHEMA_VERSION, meta, series, comments, applied, checks, pairs, builds, versions, skipped,
+                  in_patch_order(found), clock.timings, cluster)

@@ -10,7 +10,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from series.model import Patch
+from series.model import FileChange, Patch
 
 _WORD = re.compile(r"\w")
 # Below this many word characters a line ("}", "break;", "return 0;") says
@@ -48,8 +48,13 @@ def is_telling(text: str) -> bool:
 
 def diff_lines(patch: Patch) -> list[DiffLine]:
     """Every hunk line of the patch in order, with its file, as mailed."""
+    return file_lines(patch.files)
+
+
+def file_lines(files: list[FileChange]) -> list[DiffLine]:
+    """Every hunk line of these file diffs in order (a diff without its mail, as b4-check has)."""
     out: list[DiffLine] = []
-    for fc in patch.files:
+    for fc in files:
         for hunk in fc.hunks:
             old_no, new_no = hunk.source_start, hunk.target_start
             for raw in hunk.text.splitlines()[1:]:  # first line is the @@ header

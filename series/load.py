@@ -22,7 +22,7 @@ import liblore
 from series.b4env import isolated_b4
 from series.errors import SeriesFetchError, SeriesInputError
 
-BUNDLED_PACKAGE = "reviewtool"
+BUNDLED_PACKAGE = "series"  # the mail layer ships its own sample threads: nothing reaches up into reviewtool
 BUNDLED_DIR = "threads"
 
 # A Message-ID as people paste it: "<local@domain>" or "local@domain", no spaces.
@@ -39,7 +39,7 @@ class Thread:
 
 
 def bundled_thread_path(name: str) -> pathlib.Path:
-    """The packaged thread `name` ("pte-v3" -> reviewtool/threads/pte-v3.mbox)."""
+    """The packaged thread `name` ("pte-v3" -> series/threads/pte-v3.mbox)."""
     if not re.fullmatch(r"[A-Za-z0-9._-]+", name):
         raise SeriesInputError(f"bad bundled thread name {name!r}")
     path = resources.files(BUNDLED_PACKAGE).joinpath(BUNDLED_DIR, f"{name}.mbox")

@@ -68,3 +68,47 @@ def _bytes_io(text: str):
     fh.write(text.encode())
     fh.seek(0)
     return fh
+
+
+# --- results.json (reviewtool/model.py) --------------------------------------
+_VALIDATED: set[Path] = set()
+
+
+@pytest.fixture(autouse=True)
+def _results_json_match_the_schema(tmp_path_factory: pytest.TempPathFactory):
+    """Every results.json a test writes (a run directory two or three levels below the session's
+    temporary directory) is checked against docs/results.schema.json after the test."""
+    yield
+    import json
+
+    import jsonschema
+
+    base = tmp_path_factory.getbasetemp()
+    found = {p for depth in ("*/*", "*/*/*") for p in base.glob(f"{depth}/results.json")} - _VALIDATED
+    if not found:
+        return
+    schema = json.loads((Path(__file__).parent.parent / "docs" / "results.schema.json").read_text())
+    for path in sorted(found):
+        _VALIDATED.add(path)
+        jsonschema.validate(json.loads(path.read_text()), schema)
+
+
+# --- a real review (reviewtool/pipeline.py) ----------------------------------
+@pytest.fixture(scope="session")
+def v3_review(kernel_tree: Path, tmp_path_factory: pytest.TempPathFactory):
+    """What `reviewtool review --bundled pte-v3 --previous bundled:pte-v2 --no-build` produces (the typed
+    Review), run in-process on the managed tree with the user's stage cache: the input of the report
+    and draft tests, so they check what the pipeline writes."""
+    from kernel.tree import default_cache_dir
+    from reviewtool.cache import StageCache
+    from reviewtool.pipeline import ReviewOptions, load_series, run_review
+    from series.assemble import assemble_series
+    from series.load import bundled_thread_path, load_thread
+
+    thread = load_thread(str(bundled_thread_path("pte-v3")))
+    cache = StageCache(default_cache_dir())
+    series = load_series(thread, None, cache)
+    v2 = assemble_series(load_thread(str(bundled_thread_path("pte-v2"))).messages)
+    run_dir = tmp_path_factory.mktemp("v3-review")
+    opts = ReviewOptions(run_dir=run_dir, cache_dir=default_cache_dir(), tree=kernel_tree, build=False)
+    return run_review(thread, series, opts, cache, [v2])

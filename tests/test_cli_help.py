@@ -79,4 +79,4 @@ def test_offline_show_examples_run(tmp_path: Path) -> None:
             continue
         proc = subprocess.run(line.replace("reviewtool", str(REVIEWTOOL), 1), shell=True, cwd=tmp_path,
                               capture_output=True, text=True, timeout=120)
-        assert proc.returncode == 0 and proc.stdout, (line, proc.stderr)
+        assert proc.returncode in (0, 1) and proc.stdout, (line, proc.stderr)  # 1: findings (v3 lacks 09/15)

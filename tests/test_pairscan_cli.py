@@ -43,18 +43,21 @@ def test_scan_bad_input_is_one_line_exit_2(tmp_path):
 
 def test_check_without_tree_uses_hunks_only_and_exits_2_on_bad_options(tmp_path):
     proc = reviewtool("check", "--bundled", "pte-v3", "--no-checkpatch", "--checkpatch", "/nonexistent", "--json")
-    assert proc.returncode == 0, proc.stderr  # no tree: hunks only, v3 shows nothing there
-    assert json.loads(proc.stdout)["pairs"] == []
+    assert proc.returncode == 1, proc.stderr  # v3 lacks 09/15 and has robot reports: findings for every command
+    doc = json.loads(proc.stdout)
+    assert doc["pairs"] == []  # no tree: hunks only, v3 shows nothing there
+    assert {f["kind"] for f in doc["findings"]} == {"missing-patch", "bot-report"}
     proc = reviewtool("check", "--bundled", "pte-v3", "--no-checkpatch", "--no-pairs")
     assert proc.returncode == 2 and "nothing to do" in proc.stderr
     proc = reviewtool("check", "--bundled", "pte-v3", "--checkpatch", str(tmp_path / "none.pl"))
     assert proc.returncode == 2 and "no such checkpatch.pl" in proc.stderr
 
 
-def test_check_names_the_missing_patch_by_its_label():
+def test_check_names_the_missing_patches_as_ranges():
+    import argparse
+
     from reviewtool.commands.check import render
 
-    assert render([], [], True, False, ["09/15"]).splitlines()[0] == \
-        "note: patch 09/15 is missing from the thread: not checked"
-    assert render([], [], True, False, ["02/9", "05/9"]).splitlines()[0] == \
-        "note: patches 02/9, 05/9 are missing from the thread: not checked"
+    args = argparse.Namespace(no_checkpatch=True, no_pairs=False)
+    assert render([], [], args, "missing 2-5, 9 of 15", []).splitlines()[0] == \
+        "note: missing 2-5, 9 of 15: those patches are not checked"

@@ -1,8 +1,11 @@
-"""report.html / report.md from a real thread, checked in headless Chromium.
+"""report.html / report.md from what a real review produced, checked in headless Chromium.
 
-The hostile thread is made here from a real patch mail of the bundled v3
-thread (copies changed with the email package; the bundled files are never
-edited): its mail text must show up as text and never run.
+The input is the typed Review of `reviewtool review --bundled pte-v3 --previous
+bundled:pte-v2 --no-build` on the managed 6.1 tree (the `v3_review` fixture);
+the built case is in tests/test_exit_codes.py. The hostile thread is made here
+from a real patch mail of the bundled v3 thread (copies changed with the email
+package; the bundled files are never edited): its mail text must show up as
+text and never run.
 """
 from __future__ import annotations
 
@@ -21,11 +24,18 @@ from pathlib import Path
 import pytest
 from markupsafe import escape
 
-from reviewtool.report import build_context, count_findings, fence, md_escape, write_report
+from kernel.model import BaseChoice
+from reviewtool.model import Review
+from reviewtool.report.grouping import group_findings, link_root_causes
+from reviewtool.report.placement import Note
+from reviewtool.report.render import fence, md_escape, write_report
+from reviewtool.report.view import base_text, build_view
 from series.assemble import assemble_series
 from series.comments import extract_comments
 from series.load import bundled_thread_path, load_thread
 from series.model import Series
+
+DATA = Path(__file__).parent / "data"
 
 CHROMIUM = "/usr/bin/chromium"
 COVER = "<20211110105428.32458-1-zhengqi.arch@bytedance.com>"
@@ -63,7 +73,7 @@ class _Ids(HTMLParser):
         if tag == "a" and (a.get("href") or "").startswith("#"):
             self.local_links.append(a["href"][1:])
         if "src" in a or tag in ("link", "script", "iframe", "object", "embed") or \
-                (tag == "a" and not (a.get("href") or "").startswith(("#", "https://lore.kernel.org/r/"))):
+                (tag == "a" and not (a.get("href") or "").startswith(("#", "https://lore.kernel.org/r/", "versions/"))):
             self.resources.append(f"{tag} {a}")
 
 
@@ -92,47 +102,17 @@ def _first_added(series: Series, counter: int) -> tuple[str, int, str]:
     raise AssertionError("no added line")
 
 
-def _results(series: Series) -> dict:
-    cp_path, cp_line, _ = _first_added(series, 2)
-    ps_path, ps_line, _ = _first_added(series, 6)
-    b_path, b_line, _ = _first_added(series, 3)
-    diag = {"file": b_path, "line": b_line, "column": 5, "severity": "error",
-            "message": "implicit declaration of function 'pte_offset_map_lock'", "flag": ""}
-    def built(n: int, arch: str) -> dict:
-        return {"patch": n, "arch": arch, "config": "tinyconfig+mm", "target": "objects",
-                "status": "errors" if n == 3 else "ok", "partial": False,
-                "errors": [diag] if n == 3 else [], "new_warnings": []}
-    tip_warning = {"file": "mm/memory.c", "line": 77, "column": 1, "severity": "warning",
-                   "message": "'pte_free_defer' defined but not used", "flag": "-Wunused-function"}
-    builds = [{"arch": arch, "config": "tinyconfig+mm", "missing_options": ["CONFIG_FREE_USER_PTE"] if arch == "arm64" else [],
-               "base": built(0, arch), "patches": [built(n, arch) for n in (1, 2, 3)],
-               "tip": {**built(15, arch), "target": "vmlinux", "status": "new-warnings", "errors": [diag],
-                       "new_warnings": [tip_warning]} if arch == "x86_64" else None}
-              for arch in ("x86_64", "arm64")]  # as kernel.model.SeriesBuild
-    return {
-        "meta": {"tool_version": "0.1.0", "run_time": "2026-11-25T21:00:00Z", "source": "bundled pte-v3",
-                 "arguments": ["review", "--bundled", "pte-v3"]},
-        "series": dataclasses.asdict(series),
-        "comments": [dataclasses.asdict(c) for c in extract_comments(series)],
-        "apply": {"base": {"commit": "f" * 40, "describe": "v6.1", "source": "head", "wanted": "",
-                           "warning": "series base next-20211108 not in the tree"},
-                  "patches": [{"counter": p.counter, "subject": p.subject,
-                               "status": "clean" if p.counter < 4 else "failed", "commit": "",
-                               "files": [], "applied_files": [],
-                               "failed": [] if p.counter < 4 else
-                               [{"file": p.files[0].path, "hunk": p.files[0].hunks[0].text.splitlines()[0],
-                                 "reason": "context does not match"}]}
-                              for p in series.patches]},
-        "build": builds,
-        "checkpatch": [{"patch": "02/15", "level": "WARNING", "type": "LONG_LINE", "file": cp_path, "line": cp_line,
-                        "message": "line length of 101 exceeds 100 columns"},
-                       {"patch": 2, "level": "CHECK", "type": "CAMELCASE", "file": "", "line": 0,
-                        "message": "Avoid CamelCase"}],
-        "pairscan": {"findings": [{"patch": 6, "file": ps_path, "line": ps_line, "function": "pte_alloc_get",
-                                   "kind": "leak", "message": "returns without pte_put()",
-                                   "confidence": "high", "path": ["pte_try_get() succeeded"]}]},
-        "versions": {"status": "skipped", "reason": "no earlier revision given"},
-    }
+@pytest.fixture(scope="module")
+def report(v3_review: Review, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """report.html and report.md of the real v3 review."""
+    out = tmp_path_factory.mktemp("report")
+    assert [p.name for p in write_report(build_view(v3_review), out)] == ["report.html", "report.md"]
+    return out
+
+
+@pytest.fixture(scope="module")
+def dom(report: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+    return dump_dom(report / "report.html", tmp_path_factory.mktemp("chromium"))
 
 
 def _row_then_note(dom: str, row_id: str, note_text: str) -> None:
@@ -152,137 +132,78 @@ def _row_id(dom: str, counter: int, line: str) -> str:
     raise AssertionError(f"no row {text!r} in patch {counter}")
 
 
-def test_report_of_real_thread(tmp_path: Path) -> None:
+pytestmark = pytest.mark.kernel
+
+
+def test_report_of_real_review(report: Path, dom: str, v3_review: Review) -> None:
     series = v3()
-    results = _results(series)
-    paths = write_report(results, tmp_path)
-    assert [p.name for p in paths] == ["report.html", "report.md"]
-    html = (tmp_path / "report.html").read_text()
-    page = parse(html)
+    page = parse((report / "report.html").read_text())
     assert page.resources == []  # self-contained: nothing loaded, no links off lore
     assert set(page.local_links) <= page.ids  # every overview link lands on a detail
     assert {f"patch-{p.counter}" for p in series.patches} <= set(page.local_links)
-
-    dom = dump_dom(tmp_path / "report.html", tmp_path)
     text = re.sub(r"<[^>]+>", " ", dom)
     assert "14 of 15 present" in text and "missing: 9" in text
-    assert "series base next-20211108 not in the tree" in text
-    assert "versions (no earlier revision given)" in text
-    # build matrix: patch x arch x config
-    for cell in ("x86_64/tinyconfig+mm", "arm64/tinyconfig+mm"):
-        assert f"<th>{cell}</th>" in dom
-    assert dom.count('<td class="st-errors">errors</td>') == 2  # patch 3 on both arches
-    assert '<td class="st-new-warnings">new-warnings</td>' in dom  # the tip row (x86_64 only)
-    assert "arm64/tinyconfig+mm: not set after olddefconfig: CONFIG_FREE_USER_PTE" in text
-    tip = dom[dom.index('id="tip-build"'):]
-    assert "'pte_free_defer' defined but not used [-Wunused-function]" in tip
-    assert "mm/memory.c:77" in tip
-
+    assert "patches not in the thread: missing 9 of 15" in text
+    assert "which this tree does not name; using HEAD" in text  # the base warning
+    assert "build (--no-build)" in text
     # reviewers' comment under the line it quotes: "+.. _pte_ref:" of patch 14
     row = _row_id(dom, 14, "+.. _pte_ref:")
     _row_then_note(dom, row, "Do you need this label anywhere?")
     _row_then_note(dom, row, "I will remove this label in the next version.")
-    # the findings at their lines
-    _, _, cp_text = _first_added(series, 2)
-    _row_then_note(dom, _row_id(dom, 2, cp_text), "line length of 101 exceeds 100 columns")
-    _, _, ps_text = _first_added(series, 6)
-    _row_then_note(dom, _row_id(dom, 6, ps_text), "returns without pte_put()")
-    _, _, b_text = _first_added(series, 3)
-    row3 = _row_id(dom, 3, b_text)
-    _row_then_note(dom, row3, "implicit declaration of function")
-    _row_then_note(dom, row3, "x86_64/tinyconfig+mm, arm64/tinyconfig+mm")  # merged across builds
-    # the overview's finding list links to the row holding the finding
-    assert f'href="#{row3}"' in dom
+    # the findings at their lines: checkpatch on 06/15's new header, the robot on 02/15
+    spdx = _row_id(dom, 6, "+// SPDX-License-Identifier: GPL-2.0")
+    _row_then_note(dom, spdx, "Improper SPDX comment style")
+    assert f'href="#{spdx}"' in dom  # the overview's finding list links to the row holding it
     # one box per mail and place: Jason's paragraphs on the cover letter read together
     first = dom.index("So, this approach basically adds two atomics")
     assert dom.index("Compared to two atomics per PTE") < dom.index('<div class="note', first)
-    # syntax highlighting from pygments
-    assert '<span class="k">' in dom or '<span class="kt">' in dom
-
-    assert count_findings(results) == (
-        1  # missing patch 9
-        + sum(1 for p in series.patches if p.counter >= 4)  # failed to apply
-        + 2  # build errors (x86_64, arm64); the tip's same error is not counted twice
-        + 1  # the tip's new warning
-        + 1  # checkpatch warning (CHECK not counted)
-        + 1  # pair scan
-    )
+    assert '<span class="k">' in dom or '<span class="kt">' in dom  # highlighting from pygments
+    # stage timings, as the pipeline measured them
+    timings = dom[dom.index('<table id="timings">'):]
+    assert [t.stage for t in v3_review.timings] == ["comments", "apply", "checkpatch", "pairscan", "versions"]
+    assert "<td>checkpatch</td>" in timings[:timings.index("</table>")]
 
 
-def test_version_report_parts(tmp_path: Path) -> None:
-    series = v3()
-    path, line, text = _first_added(series, 14)
-    results = {"meta": {"tool": "reviewtool 0.1.0", "started": "2026-11-25T21:00:00+00:00"},
-               "series": dataclasses.asdict(series), "comments": [],
-               "versions": {"revisions": [{"revision": 2, "expected": 9, "present": 8, "date": "2021-08-19T03:18:00"},
-                                          {"revision": 3, "expected": 15, "present": 14, "date": "2021-11-10T10:54:13"}],
-                            "pairings": [{"old_revision": 2, "new_revision": 3,
-                                          "old_patches": [{"counter": 6, "subject": "mm: free user PTE page table pages"}],
-                                          "new_patches": [{"counter": 6, "subject": "mm: introduce refcount"},
-                                                          {"counter": 7, "subject": "mm/pte_ref: allocation"}],
-                                          "groups": [{"kind": "split", "old": [6], "new": [6, 7], "note": ""}]}],
-                            "open_comments": [{"new_patch": 14, "new_path": path, "new_line": line,
-                                               "text": "Still no index.rst entry?", "author": "Jonathan Corbet",
-                                               "msgid": "x@y", "old_revision": 2, "confidence": "high"}]}}
-    write_report(results, tmp_path)
-    html = (tmp_path / "report.html").read_text()
+def test_findings_are_the_ones_before_the_typed_model(v3_review: Review) -> None:
+    """tests/data/v3-findings-before.json: the findings main's report.py showed for the same run
+    (how it was made is in its "note")."""
+    before = json.loads((DATA / "v3-findings-before.json").read_text())
+    view = build_view(v3_review)
+    now = {(p.counter, n.title, (n.text.splitlines() or [""])[0], n.at or n.where)
+           for p in view.patches for n in p.findings()}
+    assert now == {(d["patch"], d["title"], d["message"], d["at"]) for d in before["findings"]}
+    assert [n.title for n in view.series_findings] == ["patches not in the thread: missing 9 of 15"]
+    assert before["missing"] == v3_review.series.missing
+
+
+def test_version_report_parts(report: Path, dom: str) -> None:
+    html = (report / "report.html").read_text()
     assert "v2 (8/9 patches, 2021-08-19), v3 (14/15 patches, 2021-11-10)" in html
-    assert "<td>split</td>" in html and "reviewtool 0.1.0, run 2026-11-25T21:00:00+00:00" in html
-    # the pairing names the patches, not only their numbers
-    assert "<td>6/9 mm: free user PTE page table pages</td>" in html
-    assert "<td>6/15 mm: introduce refcount<br>7/15 mm/pte_ref: allocation</td>" in html
-    assert ("| 6/9 mm: free user PTE page table pages | 6/15 mm: introduce refcount; 7/15 mm/pte\\_ref: allocation |"
-            in (tmp_path / "report.md").read_text())
-    _row_then_note(html, _row_id(html, 14, text), "Still no index.rst entry?")
-    _row_then_note(html, _row_id(html, 14, text), "still open from v2: Jonathan Corbet")
-    assert count_findings(results) == 1  # open comments are not findings; the missing patch is
+    assert "<td>split</td>" in html or "<td>reworked</td>" in html
+    assert "<td>3/9 mm: rework the parameter of lock_page_or_retry()</td>" in html  # names, not only numbers
+    assert ("| 3/9 mm: rework the parameter of lock\\_page\\_or\\_retry() | 4/15 mm: rework the parameter of "
+            "lock\\_page\\_or\\_retry() |" in (report / "report.md").read_text())
+    opened = dom.index("still open from v2: David Hildenbrand")
+    assert "if (pmd_trans_unstable() || !pte_try_get()) ..." in dom[opened:opened + 2000]
 
 
-def test_pair_finding_placed_on_its_acquire_despite_worktree_line_offsets() -> None:
-    series = v3()
-    patch = next(p for p in series.patches if p.counter == 11)
-    fc = next(f for f in patch.files if f.path == "mm/hmm.c")
-    header = fc.hunks[0].text.splitlines()[0]
-    finding = {"file": "mm/hmm.c", "hunk": header, "line": 393, "function": "hmm_vma_walk_pmd", "kind": "leak",
-               "acquire": "pte_tryget_map", "acquire_line": 384, "confidence": "high",
-               "message": "returns at line 393 after pte_tryget_map() at line 384 without pte_put()"}
-    results = {"series": dataclasses.asdict(series), "pairscan": [{"patch": 11, "findings": [finding]}]}
-    view = next(p for p in build_context(results)["patches"] if p.counter == 11)
+def test_pair_finding_placed_on_its_acquire_despite_worktree_line_offsets(v3_review: Review) -> None:
+    view = next(p for p in build_view(v3_review).patches if p.counter == 11)
     placed = [(dl.sign + dl.text, n.where) for f in view.files for h in f.hunks for dl in h.lines
               for n in dl.notes if n.kind == "pairscan"]
     assert placed == [("+\tptep = pte_tryget_map(pmdp, addr);", "mm/hmm.c:393")]
 
 
-def test_pair_finding_notes_say_whose_line_numbers_they_are(tmp_path: Path) -> None:
+def test_pair_finding_notes_say_whose_line_numbers_they_are(report: Path, v3_review: Review, tmp_path: Path) -> None:
     """The scan's lines are the worktree's; its note saying so must reach the report and the draft,
     or the author looks for 'line 384' in their own numbering."""
     from reviewtool.drafts import write_drafts
 
-    series = v3()
-    fc = next(f for f in next(p for p in series.patches if p.counter == 11).files if f.path == "mm/hmm.c")
     note = "line numbers are the post-image's on this tree; the patch numbers them +2"
-    finding = {"file": "mm/hmm.c", "hunk": fc.hunks[0].text.splitlines()[0], "line": 393,
-               "function": "hmm_vma_walk_pmd", "kind": "leak", "acquire": "pte_tryget_map", "acquire_line": 384,
-               "confidence": "high", "message": "returns at line 393 after pte_tryget_map() at line 384 without "
-               "pte_put()", "notes": [note]}
-    results = {"series": dataclasses.asdict(series), "pairscan": [{"patch": 11, "findings": [finding]}],
-               "apply": {"base": {"commit": "f" * 40, "describe": "v6.1", "source": "base-commit"}, "patches": []}}
-    write_report(results, tmp_path)
-    assert f"note: {note}" in (tmp_path / "report.md").read_text()
-    (draft,) = [p for p in write_drafts(results, series, tmp_path, "Me <me@example.org>") if p.name.startswith("0011")]
+    assert f"note: {note}" in (report / "report.md").read_text()
+    (draft,) = [p for p in write_drafts(build_view(v3_review), tmp_path, "Me <me@example.org>")
+                if p.name.startswith("0011")]
     assert "note: line numbers are the post-image's on this tree; the patch" in " ".join(draft.read_text().split())
-
-
-def test_skipped_and_absent_stages_are_named(tmp_path: Path) -> None:
-    series = v3()
-    results = {"meta": {}, "series": dataclasses.asdict(series), "comments": [],
-               "build": {"status": "skipped", "reason": "no cross compiler for arm64"}}
-    write_report(results, tmp_path)
-    for name in ("report.html", "report.md"):
-        out = (tmp_path / name).read_text()
-        assert "build (no cross compiler for arm64)" in out
-        assert "apply (not run)" in out and "checkpatch (not run)" in out and "pairscan (not run)" in out
-    assert count_findings(results) == 1  # only the missing patch
 
 
 # --- hostile mail ---------------------------------------------------------------------------------
@@ -314,13 +235,15 @@ def _hostile_messages() -> list[EmailMessage]:
     return [cover, patch, review]
 
 
-def test_hostile_mail_is_shown_as_text_and_never_runs(tmp_path: Path) -> None:
+def test_hostile_mail_is_shown_as_text_and_never_runs(v3_review: Review, tmp_path: Path) -> None:
     series = assemble_series(_hostile_messages())
     comments = extract_comments(series)
     assert any(EVIL_SCRIPT in c.text for c in comments)
-    results = {"meta": {"source": EVIL_SUBJECT}, "series": dataclasses.asdict(series),
-               "comments": [dataclasses.asdict(c) for c in comments]}
-    write_report(results, tmp_path)
+    # the real run's tree side, the hostile mail side
+    review = dataclasses.replace(v3_review, series=series, comments=comments,
+                                 meta=dataclasses.replace(v3_review.meta, source=EVIL_SUBJECT),
+                                 findings=[f for f in v3_review.findings if f.patch == 1])
+    write_report(build_view(review), tmp_path)
     html = (tmp_path / "report.html").read_text()
     page = parse(html)
     assert "script" not in page.tags and "img" not in page.tags
@@ -340,8 +263,10 @@ def test_hostile_mail_is_shown_as_text_and_never_runs(tmp_path: Path) -> None:
 
     md = (tmp_path / "report.md").read_text()
     outside = _outside_fences(md)
-    assert "<script" not in outside and "<img" not in outside and "](javascript:" not in outside
-    assert re.findall(r"<(?!https://lore\.kernel\.org/r/)", outside) == []  # only our autolinks
+    # "\\<img" shows "<img" as text: a tag only where a "<" is not backslash-escaped
+    assert not re.search(r"(?<!\\)<(script|img)", outside) and "](javascript:" not in outside
+    assert re.findall(r"(?<!\\)<(?!https://lore\.kernel\.org/r/)", outside) == []  # only our autolinks
+    assert "&lt;" not in outside and "&amp;" not in outside  # and no HTML entities in prose
     assert EVIL_SCRIPT in md  # verbatim, inside a code fence
 
 
@@ -368,107 +293,106 @@ def test_fence_cannot_be_closed_by_its_content(text: str) -> None:
     assert all(not line.startswith(ticks) for line in text.splitlines())
 
 
-def test_md_escape() -> None:
-    assert md_escape("<b>&[x](javascript:y)|`") == "&lt;b&gt;&amp;\\[x\\](javascript:y)\\|\\`"
+def test_md_escape_keeps_prose_readable_and_inert() -> None:
+    assert md_escape("<b>&lt;[x](javascript:y)|`") == "\\<b>\\&lt;\\[x\\](javascript:y)\\|\\`"
+    assert md_escape("a < b && c > d") == "a < b && c > d"  # nothing a renderer would take as HTML
+    assert md_escape("Qi Zheng <zhengqi.arch@bytedance.com>") == "Qi Zheng \\<zhengqi.arch@bytedance.com>"
+    assert md_escape(">> mm/memory.c:1149") == "\\>> mm/memory.c:1149"
 
 
-def test_overview_tells_apart_robot_errors_and_groups_same_findings(tmp_path: Path) -> None:
+def test_overview_tells_apart_robot_errors_and_groups_same_findings(report: Path) -> None:
     """The robot's three is_huge_pmd errors on 02/15 read the same; only their file:line and the
     robot's ">>" tell them apart. Hunks failing for the same reason are one line with each place."""
-    series = v3()
-    patch7 = next(p for p in series.patches if p.counter == 7)
-    hunks = [(fc.path, h) for fc in patch7.files for h in fc.hunks][:3]
-    results = {"series": dataclasses.asdict(series),
-               "apply": {"base": {"commit": "f" * 40, "describe": "v6.1", "source": "head"},
-                         "patches": [{"counter": 7, "status": "partial",
-                                      "failed": [{"file": path, "hunk": h.text.splitlines()[0],
-                                                  "reason": "context does not match"} for path, h in hunks]}]}}
-    write_report(results, tmp_path)
-    md = (tmp_path / "report.md").read_text()
-    listed = md[md.index("### Findings"):md.index("## [1/15]")]
-    robot = [line for line in listed.splitlines() if "kernel test robot" in line and line.startswith("- 2/15")]
+    md = (report / "report.md").read_text()
+    listed = md[md.index("### Findings"):md.index("## [01/15]")]
+    robot = [line for line in listed.splitlines() if "kernel test robot" in line and line.startswith("- 02/15")]
     assert len(robot) == 3
     for path in ("mm/memory.c:1149", "mm/mprotect.c:260", "mm/mremap.c:535"):
-        assert sum(f"&gt;&gt; {path}:" in line for line in robot) == 1, path
-    apply = [line for line in listed.splitlines() if line.startswith("- 7/15 hunk does not apply")]
-    assert len(apply) == 1 and "3 places: " in apply[0]
-    assert all(f"{md_escape(path)}:{h.target_start}" in apply[0] for path, h in hunks)
-    html = (tmp_path / "report.html").read_text()
+        assert sum(f">> {path}:" in line for line in robot) == 1, path
+    (apply,) = [line for line in listed.splitlines() if line.startswith("- 07/15 hunk does not apply")]
+    assert "21 places: " in apply
+    html = (report / "report.html").read_text()
     items = re.findall(r'<li class="sev-[a-z]+">(.*?)</li>', html, re.S)
-    (apply_item,) = [i for i in items if "7/15</a> hunk does not apply" in i]
-    assert len(re.findall(r'<a href="#patch-7-f\d+-h\d+-l0">', apply_item)) == 3  # each hunk linked
+    (apply_item,) = [i for i in items if "07/15</a> hunk does not apply" in i]
+    assert len(re.findall(r'<a href="#patch-7-f\d+-h\d+-l0">', apply_item)) == 21  # each hunk linked
 
 
-def test_notes_in_the_diff_have_no_blank_lines_around_them(tmp_path: Path) -> None:
+def test_same_root_cause_is_listed_once() -> None:
+    """v3 02/15 without THP: the implicit is_huge_pmd() makes three BUILD_BUG()s fail to fold away;
+    the overview lists the implicit declaration once with the three under it. (Messages as gcc 12
+    prints them; the built end-to-end case is tests/test_exit_codes.py.)"""
+    root = Note("build-error", "error", "build error (x86_64/mm-off)",
+                "implicit declaration of function 'is_huge_pmd'; did you mean 'is_hugepd'?", at="mm/mremap.c:535",
+                counts=True)
+    asserts = [Note("build-error", "error", "build error (x86_64/mm-off)",
+                    f"call to '__compiletime_assert_{n}' declared with attribute error: BUILD_BUG failed",
+                    at=f"include/linux/huge_mm.h:{n}", counts=True) for n in (340, 346, 352)]
+    other = Note("build-error", "error", "build error (x86_64/mm-off)", "'foo' undeclared", at="mm/a.c:1", counts=True)
+    notes = [root, *asserts, other]
+    link_root_causes(notes)
+    groups = group_findings(notes)
+    assert [len(g.followers) for g in groups] == [3, 0]
+    assert all("follows from: implicit declaration of function 'is_huge_pmd'" in n.title for n in asserts)
+
+
+def test_notes_in_the_diff_have_no_blank_lines_around_them(report: Path, tmp_path: Path) -> None:
     """Notes sit in a cell of the diff table, whose code cells keep white space: the template's
     line breaks around a note must not show as empty lines above and below it."""
-    series = v3()
-    write_report(_results(series), tmp_path)
-    measured = _probe(tmp_path, "const td = document.querySelector('tr.notes td'); const n = td.querySelector('.note');"
-                                "const t = n.querySelector('.title');"
-                                "[td.getBoundingClientRect().height - n.getBoundingClientRect().height,"
-                                " t.getBoundingClientRect().top - n.getBoundingClientRect().top].join(' ')")
+    measured = _probe(report, tmp_path,
+                      "const td = document.querySelector('tr.notes td'); const n = td.querySelector('.note');"
+                      "const t = n.querySelector('.title');"
+                      "[td.getBoundingClientRect().height - n.getBoundingClientRect().height,"
+                      " t.getBoundingClientRect().top - n.getBoundingClientRect().top].join(' ')")
     cell_extra, title_offset = map(float, measured.split())
     assert cell_extra < 28, cell_extra  # padding and margins (19 px), no empty lines (38 px with them)
     assert title_offset < 8, title_offset  # the note starts with its title, not an empty line
 
 
 @pytest.mark.parametrize(("base", "shown"), [
-    ({"commit": "34f48ff8da49" + "0" * 28, "describe": "34f48ff", "source": "head"}, "34f48ff8da49, the tree's HEAD"),
-    ({"commit": "830b3c68c1fb" + "0" * 28, "describe": "v6.1", "source": "base-commit"},
-     "v6.1 (830b3c68c1fb), the series' base-commit"),
+    (BaseChoice("34f48ff8da49" + "0" * 28, "34f48ff", "head", ""), "34f48ff8da49, the tree's HEAD"),
+    (BaseChoice("830b3c68c1fb" + "0" * 28, "v6.1", "base-commit", ""), "v6.1 (830b3c68c1fb), the series' base-commit"),
 ])
-def test_base_is_named_once_and_in_words(tmp_path: Path, base: dict, shown: str) -> None:
+def test_base_is_named_once_and_in_words(base: BaseChoice, shown: str) -> None:
     """A describe that is only the abbreviated hash is not repeated; "from head" is said in words."""
-    results = {"series": dataclasses.asdict(v3()), "apply": {"base": base, "patches": []}}
-    write_report(results, tmp_path)
-    md = (tmp_path / "report.md").read_text()
-    assert f"- Base: {md_escape(shown)}\n" in md
-    assert f"<tr><th>Base</th><td>\n{escape(shown)}" in (tmp_path / "report.html").read_text()
+    assert base_text(base) == shown
 
 
-def test_missing_patch_has_its_row_in_patch_order(tmp_path: Path) -> None:
-    write_report({"series": dataclasses.asdict(v3())}, tmp_path)
-    md = (tmp_path / "report.md").read_text()
+def test_base_line_of_the_reports(report: Path, v3_review: Review) -> None:
+    shown = base_text(v3_review.apply.base)
+    assert shown == "94ea191e7acb, the tree's HEAD"
+    assert f"- Base: {md_escape(shown)}: **" in (report / "report.md").read_text()
+    assert f"<tr><th>Base</th><td>\n{escape(shown)}" in (report / "report.html").read_text()
+
+
+def test_missing_patch_has_its_row_in_patch_order(report: Path) -> None:
+    md = (report / "report.md").read_text()
     numbers = [int(m) for m in re.findall(r"^\| (\d+) \|", md, re.M)]
     assert numbers == list(range(1, 16))
     assert re.search(r"^\| 9 \| \*\*missing from the thread\*\* \|", md, re.M)
-    html = (tmp_path / "report.html").read_text()
+    html = (report / "report.html").read_text()
     matrix = html[html.index('<table id="matrix">'):]
     matrix = matrix[:matrix.index("</table>")]
     assert [int(m) for m in re.findall(r"<tr><td>(\d+)</td>", matrix)] == list(range(1, 16))
 
 
-def test_checkpatch_on_moved_code_is_said_to_be_moved(tmp_path: Path) -> None:
+def test_checkpatch_on_moved_code_is_said_to_be_moved(v3_review: Review, tmp_path: Path) -> None:
     """v3 03/15 moves pte_offset_map_lock() & co from mm.h to pgtable.h: checkpatch's AVOID_BUG on a
     moved VM_BUG_ON_PAGE() is not the author's new code, and the reply draft must not ask to fix it."""
     from reviewtool.drafts import write_drafts
 
-    series = v3()
-    patch3 = next(p for p in series.patches if p.counter == 3)
-    fc = next(f for f in patch3.files if f.path == "include/linux/pgtable.h")
-    moved = "\tVM_BUG_ON_PAGE(*(unsigned long *)&page->ptl, page);"
-    line = fc.hunks[0].target_start + [ln[1:] for ln in fc.hunks[0].text.splitlines()[1:]].index(moved)
-    new_path, new_line, _ = _first_added(series, 6)  # a line 06/15 writes
-    results = {"series": dataclasses.asdict(series),
-               "apply": {"base": {"commit": "f" * 40, "describe": "v6.1", "source": "base-commit"}, "patches": []},
-               "checkpatch": [{"patch": "03/15", "level": "WARNING", "type": "AVOID_BUG", "file": fc.path,
-                               "line": line, "message": "Do not crash the kernel"},
-                              {"patch": "06/15", "level": "WARNING", "type": "AVOID_BUG", "file": new_path,
-                               "line": new_line, "message": "Do not crash the kernel"}]}
-    ctx = build_context(results)
-    (note3,) = [n for n in next(p for p in ctx["patches"] if p.counter == 3).findings() if n.kind == "checkpatch"]
-    (note6,) = [n for n in next(p for p in ctx["patches"] if p.counter == 6).findings() if n.kind == "checkpatch"]
-    assert note3.moved and "on moved code" in note3.title and note3.severity == "info"
-    assert not note6.moved and note6.severity == "warning"
-    drafts = {p.name[:4] for p in write_drafts(results, series, tmp_path, "Me <me@example.org>")}
-    assert drafts == {"0000", "0006"}
+    view = build_view(v3_review)
+    notes3 = [n for n in next(p for p in view.patches if p.counter == 3).findings() if n.kind == "checkpatch"]
+    notes13 = [n for n in next(p for p in view.patches if p.counter == 13).findings() if n.kind == "checkpatch"]
+    assert notes3 and all(n.moved and "on moved code" in n.title and n.severity == "info" for n in notes3)
+    assert notes13 and not any(n.moved for n in notes13) and {n.severity for n in notes13} == {"warning"}
+    drafts = {p.name[:4] for p in write_drafts(view, tmp_path, "Me <me@example.org>")}
+    assert drafts == {"0000", "0006", "0011", "0013", "0014", "0015"}  # not 0003
 
 
-def _probe(tmp_path: Path, script: str) -> str:
+def _probe(report: Path, tmp_path: Path, script: str) -> str:
     """What `script` (JavaScript, its last expression) gives on tmp_path/report.html as Chromium lays it out.
     The copy it runs in has the report's script-blocking policy removed; the report itself is untouched."""
-    html = (tmp_path / "report.html").read_text()
+    html = (report / "report.html").read_text()
     html = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", html)
     js = f"<script>document.title = String(eval({json.dumps(script)}));</script>"
     (tmp_path / "probe.html").write_text(html.replace("</body>", js + "</body>"))
@@ -476,8 +400,7 @@ def _probe(tmp_path: Path, script: str) -> str:
     return html_lib.unescape(re.search(r"<title>(.*?)</title>", dom, re.S).group(1))
 
 
-def test_commit_message_is_monospace_like_its_ascii_diagrams(tmp_path: Path) -> None:
+def test_commit_message_is_monospace_like_its_ascii_diagrams(report: Path, tmp_path: Path) -> None:
     """v3 11/15 draws thread A / thread B columns with spaces: only a fixed-width font keeps them aligned."""
-    write_report({"series": dataclasses.asdict(v3())}, tmp_path)
-    family = _probe(tmp_path, "getComputedStyle(document.querySelector('#patch-11 .commit')).fontFamily")
+    family = _probe(report, tmp_path, "getComputedStyle(document.querySelector('#patch-11 .commit')).fontFamily")
     assert "monospace" in family, family

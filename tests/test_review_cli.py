@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from reviewtool.model import read_review, to_json
+
 pytestmark = pytest.mark.kernel
 
 
@@ -60,7 +62,7 @@ def test_results_record_every_stage(run: tuple[Path, Path, str]) -> None:
     assert [c["patch"] for c in results["checkpatch"]] == [f"{n:02d}/15" for n in statuses]
     assert any(f["type"] == "SPDX_LICENSE_TAG" for c in results["checkpatch"] for f in c["findings"])
     assert len(results["pairscan"]) == 14
-    assert results["build"] == {"status": "skipped", "reason": "--no-build"}
+    assert results["build"] is None and results["skipped"]["build"] == "--no-build"
     assert [r["revision"] for r in results["versions"]["revisions"]] == [2, 3]
 
 
@@ -90,3 +92,34 @@ def test_rerun_takes_stages_from_the_cache(run: tuple[Path, Path, str], tmp_path
         assert again[stage] == first_results[stage], stage
     # Nothing changed, so no worktree was made and nothing re-applied.
     assert "apply  1:" in first and "apply  1:" not in proc.stderr
+
+
+def test_results_json_is_the_typed_review(run: tuple[Path, Path, str]) -> None:
+    path = run[0] / "results.json"
+    review = read_review(path)
+    assert to_json(review) == path.read_text()  # nothing lost or reshaped on the way back
+    assert review.skipped == {"build": "--no-build"} and review.build is None
+    assert [t.stage for t in review.timings] == ["comments", "apply", "checkpatch", "pairscan", "versions"]
+    missing = [f for f in review.findings if f.kind == "missing-patch"]
+    assert [(f.title, f.counts) for f in missing] == [("patches not in the thread: missing 9 of 15", True)]
+
+
+def test_report_command_renders_the_run_again_and_refuses_another_schema(run: tuple[Path, Path, str],
+                                                                          tmp_path: Path) -> None:
+    copy = tmp_path / "run"
+    copy.mkdir()
+    (copy / "results.json").write_text((run[0] / "results.json").read_text())
+    again = subprocess.run(["reviewtool", "report", str(copy)], capture_output=True, text=True, timeout=300,
+                           env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"})
+    assert again.returncode == 1, again.stderr  # the same findings as the review
+    assert (copy / "report.md").read_text() == (run[0] / "report.md").read_text()
+    old = json.loads((copy / "results.json").read_text())
+    old["schema_version"] = 0
+    (copy / "results.json").write_text(json.dumps(old))
+    refused = subprocess.run(["reviewtool", "report", str(copy)], capture_output=True, text=True, timeout=300,
+                             env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"})
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert refused.stderr.strip().splitlines() == [
+        f"reviewtool: error: {copy / 'results.json'}: schema_version 0, this reviewtool reads 1; "
+        "re-run the review with this version"]
+    (copy / "results.json").unlink()  # not a results.json of this schema: kept from the schema check

@@ -4,6 +4,6 @@
 """
 from types import ModuleType
 
-from reviewtool.commands import b4check, check, diff, review, scan, show, apply, build, workers
+from reviewtool.commands import b4check, check, diff, review, scan, show, apply, build, report, workers
 
-ALL: list[ModuleType] = [show, check, scan, review, diff, b4check, apply, build, workers]
+ALL: list[ModuleType] = [show, check, scan, review, report, diff, b4check, apply, build, workers]

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from reviewtool.errors import UsageError
+from reviewtool.findings import missing_text
 from series.assemble import assemble_series
 from series.b4env import quiet_b4
 from series.load import Thread, bundled_thread_names, bundled_thread_path, load_thread
@@ -82,8 +83,8 @@ def series_from_args(args: argparse.Namespace) -> tuple[Thread, Series]:
     thread = load_from_args(args)
     series = assemble_series(thread.messages, revision=args.revision)
     print(
-        f"reviewtool: v{series.revision}: {len(series.patches)} of {series.expected} patches, "
-        f"{len(series.thread)} mails",
+        f"reviewtool: v{series.revision}: {len(series.patches)} of {series.expected} patches"
+        f"{f' ({missing_text(series)})' if series.missing else ''}, {len(series.thread)} mails",
         file=sys.stderr,
     )
     return thread, series

@@ -20,7 +20,7 @@ from kernel.tree import default_cache_dir, resolve_tree
 from reviewtool import treestages
 from reviewtool.cache import StageCache
 from reviewtool.commands._source import add_source_arguments, series_from_args
-from reviewtool.errors import EXIT_CLEAN, EXIT_FINDINGS
+from reviewtool.findings import apply_findings, exit_code, missing_text, series_findings
 from reviewtool.jsondata import dumps, write_atomic
 from reviewtool.treestages import LazyWorktree, TreeJob
 from series.model import Series
@@ -31,7 +31,8 @@ EPILOG = """examples:
   git format-patch --thread --stdout v6.1..HEAD > s.mbox && reviewtool apply --mbox s.mbox --tree .
 
 exit status: 0 every patch applied (cleanly or 3-way), 1 some patch failed, partly
-applied, was skipped or is missing, 2 bad input, 3 git or the machine failed
+applied, was skipped or is missing (or the kernel test robot reported errors),
+2 bad input, 3 git or the machine failed
 """
 
 
@@ -81,12 +82,11 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(json.loads(dumps(applied)), indent=1))
     else:
-        print(format_table(applied, series.missing))
-    whole = all(p.status in (CLEAN, THREE_WAY) for p in applied.patches)
-    return EXIT_CLEAN if whole and not series.missing else EXIT_FINDINGS
+        print(format_table(applied, series))
+    return exit_code(series_findings(series) + apply_findings(applied))
 
 
-def format_table(applied: SeriesApply, missing: list[int]) -> str:
+def format_table(applied: SeriesApply, series: Series) -> str:
     lines = [f"base: {applied.base.describe} ({applied.base.source})"]
     if applied.base.warning:
         lines.append(f"warning: {applied.base.warning}")
@@ -98,5 +98,6 @@ def format_table(applied: SeriesApply, missing: list[int]) -> str:
         lines += [f"      failed:  {f.file} {f.hunk}  [{f.reason}]" for f in p.failed]
         if p.message and not p.failed:
             lines.append(f"      {p.message.splitlines()[-1]}")
-    lines += [f"{n:>3} missing  (no mail for this patch in the thread)" for n in missing]
+    if series.missing:
+        lines.append(f"    {missing_text(series)}  (no mail for these patches in the thread)")
     return "\n".join(lines)

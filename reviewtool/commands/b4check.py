@@ -20,13 +20,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from kernel.checkpatch import CheckpatchFinding, find_checkpatch, run_checkpatch
-from kernel.pairdiff import PatchPairFinding, series_pair_findings
+from kernel.checkpatch import find_checkpatch, has_history, run_checkpatch
+from kernel.pairdiff import series_pair_findings
 from kernel.pairrules import load_rules
 from kernel.tree import open_user_tree, resolve_tree
 from reviewtool.commands.check import add_check_arguments, check_arguments
-from reviewtool.errors import EXIT_CLEAN, EXIT_FINDINGS, UsageError
-from series.patchparse import extract_diff
+from reviewtool.errors import UsageError
+from reviewtool.findings import checkpatch_findings, counter_of, exit_code, pairscan_findings
+from reviewtool.model import Finding
+from series.patchparse import extract_diff, parse_diff
 
 EPILOG = """examples:
   git config b4.review-perpatch-check-cmd "reviewtool b4-check"
@@ -85,32 +87,21 @@ def _tree(args: argparse.Namespace) -> Path | None:
     return resolve_tree(None)
 
 
-def checkpatch_check(findings: list[CheckpatchFinding]) -> dict[str, Any]:
-    details = []
-    for f in findings:
-        where = f"{f.file}:{f.line}: " if f.file else ""
-        details.append({"status": "fail" if f.level == "ERROR" else "warn",
-                        "description": f"{f.level}:{f.type}: {where}{f.message.splitlines()[0]}"})
-    return _check("reviewtool-checkpatch", details, "passed all checks")
+B4_STATUS = {"error": "fail", "warning": "warn"}  # info: shown, passes
 
 
-def pairscan_check(findings: list[PatchPairFinding]) -> dict[str, Any]:
-    details = []
-    for f in findings:
-        path = f" (path: {'; '.join(f.path)})" if f.path else ""
-        details.append({"status": "fail" if f.confidence == "high" else "warn",
-                        "description": f"{f.file}:{f.line}: {f.function}(): {f.kind}: {f.message}"
-                                       f" [{f.confidence} confidence, {f.basis}]{path}"})
-    return _check("reviewtool-pairscan", details, "no unbalanced acquire/release introduced")
-
-
-def _check(tool: str, details: list[dict[str, str]], clean: str) -> dict[str, Any]:
+def b4_check(tool: str, findings: list[Finding], clean: str) -> dict[str, Any]:
+    """b4's check record from our findings: status from the same severity every command uses."""
+    details = [{"status": B4_STATUS.get(f.severity, "pass"),
+                "description": f"{f.file + ':' + str(f.line) + ': ' if f.file else ''}{f.title}: "
+                               f"{f.message.splitlines()[0] if f.message else ''}"} for f in findings]
     if not details:
         return {"tool": tool, "status": "pass", "summary": clean, "url": "", "details": ""}
     fails = sum(1 for d in details if d["status"] == "fail")
-    warns = len(details) - fails
+    warns = sum(1 for d in details if d["status"] == "warn")
     parts = [f"{n} {word}{'s' if n != 1 else ''}" for n, word in ((fails, "error"), (warns, "warning")) if n]
-    return {"tool": tool, "status": "fail" if fails else "warn", "summary": ", ".join(parts),
+    status = "fail" if fails else "warn" if warns else "pass"
+    return {"tool": tool, "status": status, "summary": ", ".join(parts) or clean,
             "url": "", "details": json.dumps(details)}
 
 
@@ -119,13 +110,17 @@ def run(args: argparse.Namespace) -> int:
     rules = None if args.no_pairs else load_rules(args.rules)
     label, mail, diff = read_patch_mail(sys.stdin.buffer.read())
     tree = _tree(args)
-    checks = []
+    checks, found = [], []
     if not args.no_checkpatch:
         script = find_checkpatch(tree, args.checkpatch)
         (result,) = run_checkpatch([(label, mail)], script, tree, jobs=1)
-        checks.append(checkpatch_check(result.findings))
+        files = {counter_of(label): parse_diff(diff, where=f"patch {label}")}
+        found += checkpatch_findings([result], files, has_history(tree))
+        checks.append(b4_check("reviewtool-checkpatch", found, "passed all checks"))
     if rules is not None:
-        checks.append(pairscan_check(series_pair_findings([(label, diff)], tree, rules)))
+        pairs = pairscan_findings([(counter_of(label), f) for f in series_pair_findings([(label, diff)], tree, rules)])
+        found += pairs
+        checks.append(b4_check("reviewtool-pairscan", pairs, "no unbalanced acquire/release introduced"))
     json.dump(checks, sys.stdout, indent=2, ensure_ascii=False)
     sys.stdout.write("\n")
-    return EXIT_FINDINGS if any(c["status"] != "pass" for c in checks) else EXIT_CLEAN
+    return exit_code(found)

@@ -23,7 +23,8 @@ from kernel.model import SeriesApply, SeriesBuild
 from reviewtool import treestages
 from reviewtool.commands._source import add_source_arguments
 from reviewtool.commands.apply import add_tree_arguments, prepare
-from reviewtool.errors import EXIT_CLEAN, EXIT_FINDINGS, UsageError
+from reviewtool.errors import UsageError
+from reviewtool.findings import apply_findings, build_findings, exit_code, series_findings
 from reviewtool.jsondata import dumps, write_atomic
 from reviewtool.treestages import BuildOptions, LazyWorktree
 
@@ -32,8 +33,8 @@ EPILOG = """examples:
   reviewtool build --bundled pte-v3 --arch arm64 --config mm-off --json
   git format-patch --thread --stdout v6.1..HEAD > s.mbox && reviewtool build --mbox s.mbox --tree . --base v6.1
 
-exit status: 0 no errors and no new warnings, 1 errors, new warnings, time-outs or
-patches that did not (fully) apply, 2 bad input, 3 a tool or the machine failed
+exit status: 0 no errors and no new warnings, 1 errors, new warnings, time-outs,
+patches that did not (fully) apply or are missing, 2 bad input, 3 a tool or the machine failed
 """
 
 
@@ -77,9 +78,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(json.loads(dumps(results)), indent=1))
     else:
         print(format_table(applied, builds))
-    bad = any(r.status not in ("ok", "nothing-to-build") or r.partial
-              for b in builds for r in [*b.patches, *([b.tip] if b.tip else [])])
-    return EXIT_FINDINGS if bad or series.missing else EXIT_CLEAN
+    return exit_code(series_findings(series) + apply_findings(applied) + build_findings(builds))
 
 
 def format_table(applied: SeriesApply, builds: list[SeriesBuild]) -> str:

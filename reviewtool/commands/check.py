@@ -14,14 +14,17 @@ import json
 import sys
 from pathlib import Path
 
-from kernel.checkpatch import CheckpatchResult, find_checkpatch, run_checkpatch
+from kernel.checkpatch import CheckpatchResult, find_checkpatch, has_history, run_checkpatch
 from kernel.pairdiff import PatchPairFinding, series_pair_findings
 from kernel.pairrules import DEFAULT_RULES, load_rules
 from kernel.progress import step
 from kernel.tree import open_user_tree, resolve_tree
 from reviewtool.commands._source import add_source_arguments, series_from_args
-from reviewtool.errors import EXIT_CLEAN, EXIT_FINDINGS, UsageError
+from reviewtool.errors import UsageError
+from reviewtool.findings import (NEEDS_HISTORY, checkpatch_findings, counter_of, exit_code, missing_text,
+                                 pairscan_findings, patch_files, series_findings)
 from reviewtool.jsondata import to_jsonable
+from reviewtool.model import CHECKPATCH, NO_HISTORY, Finding
 
 EPILOG = """examples:
   reviewtool check --bundled pte-v3                  # on the managed linux-source-6.1 tree
@@ -29,7 +32,9 @@ EPILOG = """examples:
   reviewtool check --bundled pte-v3 --no-pairs --checkpatch ~/linux/scripts/checkpatch.pl   # no tree
   reviewtool check --bundled pte-v3 --no-checkpatch  # the pair scan alone
 
-exit status: 0 clean, 1 findings, 2 bad input, 3 a tool failed
+exit status: 0 clean, 1 findings (checkpatch ERROR or WARNING, a pair imbalance of high or medium
+confidence, a missing patch, the kernel test robot's errors; CHECK is shown, not counted), 2 bad input,
+3 a tool failed
 """
 
 
@@ -77,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     if tree is None and not args.checkpatch:
         step("using the managed linux-source-6.1 tree (first use unpacks it)")
         tree = resolve_tree(None)
-    labels = [f"{p.counter:02d}/{p.expected}" for p in series.patches]
+    labels = [series.label(p.counter) for p in series.patches]
     checks: list[CheckpatchResult] = []
     pairs: list[PatchPairFinding] = []
     if not args.no_checkpatch:
@@ -87,32 +92,36 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_pairs:
         step(f"pair scan: {len(labels)} patches" + (f" on top of {tree}" if tree else ", hunks only (no tree)"))
         pairs = series_pair_findings([(lb, p.diff) for lb, p in zip(labels, series.patches)], tree, rules)
-    found = sum(len(r.findings) for r in checks) + len(pairs)
+    found = (series_findings(series) + checkpatch_findings(checks, patch_files(series), has_history(tree))
+             + pairscan_findings([(counter_of(f.patch), f) for f in pairs]))
     if args.json:
         doc = {"revision": series.revision, "subject": series.subject, "tree": str(tree or ""),
-               "missing": series.missing, "checkpatch": to_jsonable(checks), "pairs": to_jsonable(pairs)}
+               "missing": series.missing, "checkpatch": to_jsonable(checks), "pairs": to_jsonable(pairs),
+               "findings": to_jsonable(found)}
         json.dump(doc, sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")
     else:
-        missing = [f"{n:02d}/{series.expected}" for n in series.missing]
-        sys.stdout.write(render(checks, pairs, args.no_checkpatch, args.no_pairs, missing))
-    return EXIT_FINDINGS if found else EXIT_CLEAN
+        sys.stdout.write(render(checks, pairs, args, missing_text(series), found))
+    return exit_code(found)
 
 
-def render(checks: list[CheckpatchResult], pairs: list[PatchPairFinding], no_checkpatch: bool,
-           no_pairs: bool, missing: list[str]) -> str:
+def render(checks: list[CheckpatchResult], pairs: list[PatchPairFinding], args: argparse.Namespace,
+           missing: str, found: list[Finding]) -> str:
+    """The tools' own lines per patch; what the tree could not check and what is missing, once."""
     lines: list[str] = []
     if missing:
-        lines.append(f"note: {'patches' if len(missing) > 1 else 'patch'} {', '.join(missing)} "
-                     f"{'are' if len(missing) > 1 else 'is'} missing from the thread: not checked")
-    if not no_checkpatch:
-        total = sum(len(r.findings) for r in checks)
-        lines.append(f"checkpatch: {total} findings in {sum(1 for r in checks if r.findings)} of {len(checks)} patches")
-        for r in checks:
-            for f in r.findings:
-                where = f"{f.file}:{f.line}" if f.file else "(commit)"
-                lines.append(f"  {r.patch} {f.level}:{f.type} {where}: {f.message.splitlines()[0]}")
-    if not no_pairs:
+        lines.append(f"note: {missing}: those patches are not checked")
+    lines += [f"note: {f.title}" for f in found if f.kind == NO_HISTORY]
+    if not args.no_checkpatch:
+        shown = [(r.patch, f) for r in checks for f in r.findings
+                 if not (f.type in NEEDS_HISTORY and any(x.kind == NO_HISTORY for x in found))]
+        counted = sum(1 for f in found if f.kind == CHECKPATCH and f.counts)
+        lines.append(f"checkpatch: {len(shown)} findings ({counted} errors and warnings) in "
+                     f"{len({label for label, _ in shown})} of {len(checks)} patches")
+        for label, f in shown:
+            where = f"{f.file}:{f.line}" if f.file else "(commit)"
+            lines.append(f"  {label} {f.level}:{f.type} {where}: {f.message.splitlines()[0]}")
+    if not args.no_pairs:
         lines.append(f"pair scan: {len(pairs)} imbalances introduced or changed")
         for f in pairs:
             lines.append(f"  {f.patch} {f.file}:{f.line} {f.function}() [{f.kind}, {f.confidence}, {f.basis}]")

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 from pathlib import Path
@@ -16,10 +15,12 @@ from reviewtool.commands.check import check_arguments
 from reviewtool.commands.diff import load_revisions
 from reviewtool.diffreport import write_version_report
 from reviewtool.drafts import check_sender, default_from, slug, write_drafts
-from reviewtool.errors import EXIT_CLEAN, EXIT_FINDINGS
+from reviewtool.findings import exit_code
 from reviewtool.jsondata import write_atomic
+from reviewtool.model import to_json
 from reviewtool.pipeline import ReviewOptions, load_series, progress, run_review
-from reviewtool.report import count_findings, write_report
+from reviewtool.report.render import write_report
+from reviewtool.report.view import build_view
 from series.load import bundled_thread_path
 
 PLACEHOLDER_FROM = "Reviewer <reviewer@example.invalid>"
@@ -120,17 +121,16 @@ def run(args: argparse.Namespace) -> int:
         build=not args.no_build, checks=not args.no_checks, checkpatch_script=args.checkpatch,
         jobs=args.jobs, scheduler=args.scheduler, full_build=not args.no_full_build)
     earlier = load_revisions(_previous_sources(args.previous), args.midmask, args.timeout)
-    results = run_review(thread, series, opts, cache, earlier)
-    if "versions" in results:
-        write_version_report(results["versions"], run_dir / "versions")
-    write_atomic(run_dir / "results.json", json.dumps(results, indent=1, ensure_ascii=False) + "\n")
-    written = write_report(results, run_dir)
-    written += write_drafts(results, series, run_dir, sender, thread.messages)
-    findings = count_findings(results)
+    review = run_review(thread, series, opts, cache, earlier)
+    if review.versions is not None:
+        write_version_report(review.versions, run_dir / "versions")
+    write_atomic(run_dir / "results.json", to_json(review))
+    view = build_view(review)  # once, for the reports and the drafts
+    written = write_report(view, run_dir)
+    written += write_drafts(view, run_dir, sender, thread.messages)
     for path in written:
         progress(f"wrote {path}")
-    progress(f"{findings} findings; report: {run_dir / 'report.html'}")
+    progress(f"{view.findings} findings; report: {run_dir / 'report.html'}")
     if args.json:
-        json.dump(results, sys.stdout, indent=1, ensure_ascii=False)
-        sys.stdout.write("\n")
-    return EXIT_FINDINGS if findings else EXIT_CLEAN
+        sys.stdout.write(to_json(review))
+    return exit_code(review.findings)

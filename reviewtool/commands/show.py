@@ -1,5 +1,8 @@
 """`reviewtool show`: what the thread holds, before anything is applied or built.
 
+Exits 1 when the thread alone shows a finding (missing patches, the kernel
+test robot's errors), as every command does (reviewtool.findings).
+
 Patches with files and +/-, replies and trailers per patch, missing patches,
 the cover diffstat check and the kernel test robot's reports; `--json` prints
 the Series itself (schema: docs/show-json.md).
@@ -12,6 +15,7 @@ import json
 import sys
 
 from reviewtool.commands._source import add_source_arguments, series_from_args
+from reviewtool.findings import exit_code, ranges, series_findings
 from series.model import Message, Patch, Series
 
 EPILOG = """examples:
@@ -43,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
     else:
         sys.stdout.write(render(series))
-    return 0
+    return exit_code(series_findings(series))
 
 
 def render(series: Series) -> str:
@@ -56,7 +60,7 @@ def render(series: Series) -> str:
            if len(series.revisions_in_thread) > 1 else ""),
         f"  base: {_base(series)}",
         f"  patches: {len(series.patches)} of {series.expected} present"
-        + (f"; MISSING: {', '.join(series.label(c) for c in series.missing)}" if series.missing else "")
+        + (f"; MISSING: {ranges(series.missing)}" if series.missing else "")
         + (f"; DUPLICATE: {', '.join(series.label(c) for c in series.duplicates)}"
            if series.duplicates else ""),
         "",

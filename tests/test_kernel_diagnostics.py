@@ -5,7 +5,7 @@ from pathlib import Path
 
 from kernel.kbuild import _include_names
 from kernel.base import preimage_blobs
-from kernel.warnings import LINK, new_warnings, parse
+from kernel.diagnostics import LINK, new_warnings, parse
 
 SRC, OUT = Path("/run/wt"), Path("/run/build/arm64-mm-on")
 
