@@ -16,9 +16,10 @@ from pathlib import Path
 import jinja2
 
 from reviewtool.report import md_escape
-from series.carryover import CarriedComment, carry_over
+from series.carryover import CarriedComment
 from series.changelog import check_claims, parse_changelog
 from series.comments import extract_comments
+from series.commentstatus import carry_over
 from series.interdiff import interdiff, interdiff_stats
 from series.model import ReviewComment, Series
 from series.rangediff import range_diff
@@ -39,7 +40,7 @@ def version_pairs(ordered: list[Series]) -> list[tuple[Series, Series]]:
     return pairs
 
 
-def _claims(old: Series, new: Series, ordered: list[Series]) -> list[str]:
+def changelog_claims(old: Series, new: Series, ordered: list[Series]) -> list[str]:
     """The changelog entries for revisions old+1..new, newest cover letter first to say them."""
     claims: list[str] = []
     for rev in range(old.revision + 1, new.revision + 1):
@@ -86,8 +87,10 @@ def _pair_report(old: Series, new: Series, ordered: list[Series],
         minus, plus = interdiff_stats(text)
         diffs.append({"kind": g.kind, "old": g.old, "new": g.new, "text": text,
                       "lines_removed": minus, "lines_added": plus, "identical": not text})
-    claims = check_claims(_claims(old, new, ordered), old, new, pairing)
-    carried = carry_over(comments, old, new, pairing)
+    said = changelog_claims(old, new, ordered)
+    claims = check_claims(said, old, new, pairing)
+    carried = carry_over(comments, old, new, pairing, claims=said,
+                         new_comments=extract_comments(own_thread(new)))
     counts: dict[str, int] = {}
     for c in carried:
         counts[c.status] = counts.get(c.status, 0) + 1
@@ -116,7 +119,8 @@ def open_comment_rows(carried: list[CarriedComment] | list[dict]) -> list[dict]:
             continue
         rows.append({key: d[key] for key in (
             "new_revision", "new_patch", "new_path", "new_line", "text", "status", "evidence",
-            "author", "msgid", "old_revision", "old_patch", "confidence")})
+            "author", "msgid", "old_revision", "old_patch", "confidence", "item", "kind", "status_rule",
+            "evidence_items")})
     return rows
 
 
