@@ -23,7 +23,8 @@ from series.commentstatus import carry_over
 from series.interdiff import interdiff, interdiff_stats
 from series.model import ReviewComment, Series
 from series.rangediff import range_diff
-from series.versions import order_versions, pair_patches
+from series.versions import (order_versions, pair_patches, posting_date, posting_key, posting_labels,
+                             revision_links)
 
 REPORT_FILES = ("versions.html", "versions.md", "versions.json")
 
@@ -129,29 +130,38 @@ def version_report(series_list: list[Series],
                    tree: Path | None = None) -> dict:
     """Everything the per-version report shows, as plain JSON-ready data.
 
-    `comments` maps a revision to its review comments; missing revisions get
-    theirs from `series.comments.extract_comments`. With a git `tree` holding
+    `comments` maps a version number to its review comments (for every
+    posting of it); the others get theirs from `series.comments.extract_comments`.
+    Postings with the same version number are ordered by date and told
+    apart by their labels ("v1 (2021-07-18)"). With a git `tree` holding
     the preimage blobs, each pair also gets a `git range-diff`. Raises
     SeriesInputError for fewer than two revisions or revisions of different series.
     """
     ordered = order_versions(series_list)
-    comments = dict(comments or {})
+    labels = dict(zip(map(posting_key, ordered), posting_labels(ordered)))
+    links = {(lk.old_label, lk.new_label): asdict(lk) for lk in revision_links(ordered)}
+    given = comments or {}
+    found: dict[str, list[ReviewComment]] = {}
     pairs = []
     for old, new in version_pairs(ordered):
-        _progress(f"v{old.revision} -> v{new.revision}: pairing, interdiff, changelog, comments")
-        if old.revision not in comments:
-            comments[old.revision] = extract_comments(own_thread(old))
-        pairs.append(_pair_report(old, new, ordered, comments[old.revision], tree))
-    newest = ordered[-1]
-    last_consecutive = next(p for p in pairs if p["new_revision"] == newest.revision
-                            and p["old_revision"] == ordered[-2].revision)
+        old_label, new_label = labels[posting_key(old)], labels[posting_key(new)]
+        _progress(f"{old_label} -> {new_label}: pairing, interdiff, changelog, comments")
+        key = posting_key(old)
+        if key not in found:
+            found[key] = given.get(old.revision) or extract_comments(own_thread(old))
+        pair = _pair_report(old, new, ordered, found[key], tree)
+        pair.update(old_label=old_label, new_label=new_label, link=links.get((old_label, new_label)))
+        pairs.append(pair)
+    last_consecutive = pairs[len(ordered) - 2]  # version_pairs lists the consecutive pairs first
     return {
-        "subject": newest.subject,
-        "author": newest.author,
-        "revisions": [{"revision": s.revision, "expected": s.expected, "present": len(s.patches),
-                       "missing": s.missing, "cover_msgid": s.cover.msgid if s.cover else "",
-                       "date": s.cover.date if s.cover else (s.patches[0].date if s.patches else "")}
+        "subject": ordered[-1].subject,
+        "author": ordered[-1].author,
+        "revisions": [{"revision": s.revision, "label": labels[posting_key(s)], "expected": s.expected,
+                       "present": len(s.patches), "missing": s.missing,
+                       "cover_msgid": s.cover.msgid if s.cover else "", "subject": s.subject,
+                       "date": posting_date(s)}
                       for s in ordered],
+        "links": list(links.values()),
         "pairs": pairs,
         "pairings": [p["pairing"] for p in pairs],  # the pairing alone, as the review report reads it
         "open_comments": open_comment_rows(last_consecutive["comments"]),
