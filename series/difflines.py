@@ -46,8 +46,25 @@ def is_telling(text: str) -> bool:
     return len(_WORD.findall(text)) >= MIN_WORD_CHARS and not _BOILERPLATE.match(text)
 
 
+_LINES: dict[tuple[str, str], tuple[DiffLine, ...]] = {}
+_LINES_KEPT = 1024  # patches; a whole v1..v3 comparison reads ~40 patches hundreds of times
+
+
 def diff_lines(patch: Patch) -> list[DiffLine]:
-    """Every hunk line of the patch in order, with its file, as mailed."""
+    """Every hunk line of the patch in order, with its file, as mailed.
+
+    Pairing, carry-over and the comment rules ask for the same patches'
+    lines many times; they are parsed once per mail and diff text.
+    """
+    key = (patch.msgid, patch.diff)
+    if key not in _LINES:
+        if len(_LINES) >= _LINES_KEPT:
+            _LINES.clear()
+        _LINES[key] = tuple(_parse_lines(patch))
+    return list(_LINES[key])
+
+
+def _parse_lines(patch: Patch) -> list[DiffLine]:
     out: list[DiffLine] = []
     for fc in patch.files:
         for hunk in fc.hunks:
