@@ -236,3 +236,17 @@ def test_comment_whose_successor_is_missing_is_unknown() -> None:
     assert comments
     for c in carry_over(comments, rev(1), rev(2), pair_patches(rev(1), rev(2))):
         assert c.status == "unknown" and "missing from the archive" in c.evidence
+
+
+def test_reworked_group_links_say_what_each_new_patch_carries() -> None:
+    """v2 5, 6, 8 -> v3 1, 5, 6, 7, 10-13 is one group: each link names its share and functions."""
+    pairing = pair_patches(rev(2), rev(3))
+    group = next(g for g in pairing.groups if g.kind == "reworked")
+    assert (group.old, group.new) == ([5, 6, 8], [1, 5, 6, 7, 10, 11, 12, 13])
+    links = {(lk.old, lk.new): lk for lk in pairing.links}
+    walkers = links[(6, 11)]  # the page table walkers, converted in v3 11/15
+    assert "fs/proc/task_mmu.c:smaps_pte_range" in walkers.functions and walkers.shared_lines >= 50
+    assert 0.2 < walkers.old_share < walkers.new_share
+    rcu = links[(8, 13)]  # v2 8/9's RCU freeing, now inside v3 13/15
+    assert "mm/pte_ref.c:pte_free_rcu" in rcu.functions
+    assert links[(6, 12)].functions == ["mm/mremap.c:move_normal_pmd"]
