@@ -150,11 +150,15 @@ def patch_refs(series: Series) -> list[PatchRef]:
     return refs
 
 
-def posting_key(series: Series) -> str:
-    """The Message-ID that names one posting: its cover letter's, else its first patch's."""
+def posting_key(series: Series) -> tuple[int, str]:
+    """What names one posting: its version and its cover letter's Message-ID, else its first patch's.
+
+    The version is part of it because git format-patch names a cover letter
+    after the second it was written, which two quick re-rolls can share.
+    """
     if series.cover:
-        return series.cover.msgid
-    return series.patches[0].msgid if series.patches else ""
+        return series.revision, series.cover.msgid
+    return series.revision, series.patches[0].msgid if series.patches else ""
 
 
 def posting_date(series: Series) -> str:
@@ -175,8 +179,8 @@ def order_versions(series_list: list[Series]) -> list[Series]:
     keys = [posting_key(s) for s in series_list]
     twice = sorted({k for k in keys if keys.count(k) > 1})
     if twice:
-        rev = next(s.revision for s in series_list if posting_key(s) == twice[0])
-        raise SeriesInputError(f"v{rev} is given twice: the same posting <{twice[0]}>")
+        rev, msgid = twice[0]
+        raise SeriesInputError(f"v{rev} is given twice: the same posting <{msgid}>")
     ordered = sorted(series_list, key=lambda s: (s.revision, posting_date(s)))
     revision_links(ordered)
     return ordered
