@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 
 from series.difflines import DiffLine, diff_lines, is_telling, normalise
 from series.model import Patch, ReviewComment, Series
+from series.textmatch import IDENT
 from series.versions import Pairing
 
 # The code a comment is about is the quoted code right above it.
 KEY_LINES = 3
-_IDENT = re.compile(r"\b([A-Za-z_]\w*_\w*|[A-Za-z_]\w*(?=\())")
 
 
 @dataclass
@@ -206,7 +206,7 @@ def _introduced(patches: list[Patch]) -> set[str]:
         added: set[str] = set()
         existing: set[str] = set()
         for d in diff_lines(p):
-            (added if d.sign == "+" else existing).update(_IDENT.findall(d.text))
+            (added if d.sign == "+" else existing).update(IDENT.findall(d.text))
         introduced |= (added - existing) - seen
         seen |= added | existing
     return introduced
@@ -216,7 +216,7 @@ def _by_identifiers(out: CarriedComment, text: str, old_patches: list[Patch], ne
                     where: str) -> CarriedComment:
     """For a comment quoting no code: follow the names it mentions that the old series introduced."""
     introduced = _introduced(old_patches)
-    named = [i for i in dict.fromkeys(_IDENT.findall(text)) if i in introduced]
+    named = [i for i in dict.fromkeys(IDENT.findall(text)) if i in introduced]
     if not named:
         out.evidence = "quotes no code and names nothing the patches introduce: check by hand"
         return out

@@ -85,6 +85,6 @@ def split_items(text: str) -> list[tuple[str, str]]:
     for n, start in enumerate(starts):
         end = starts[n + 1] if n + 1 < len(starts) else len(lines)
         begin = 0 if n == 0 else start
-        label = _ITEM.match(lines[start]).group("label").rstrip(".)")  # type: ignore[union-attr]
+        label = lines[start].split(None, 1)[0].rstrip(".)")
         items.append((label, "\n".join(lines[begin:end]).strip()))
     return items

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from dataclasses import dataclass
 
 from series.carryover import CarriedComment, Evidence, carry_by_code
 from series.commentkinds import comment_kind, split_items
@@ -64,6 +65,18 @@ def carry_over(comments_old: list[ReviewComment], old: Series, new: Series, pair
         for label, text in split_items(c.text):
             out.append(judge(c, label, text, answers))
     return out
+
+
+@dataclass
+class _Case:
+    """One comment (or list item) under judgement, with what the rules read about it."""
+
+    out: CarriedComment  # the result so far, starting from what the code says
+    comment: ReviewComment
+    text: str  # the item's text (the whole paragraph when it is not a list)
+    answers: list[Answer]  # the author's answers to the paragraph
+    present: list[Patch]  # the new patches that carry the old one on
+    successors: set[int]
 
 
 def _quote(text: str, limit: int = 160) -> str:
@@ -103,9 +116,10 @@ class _Judge:
         successors = (set(self.pairing.successors(counter)) if counter is not None
                       else {p.counter for p in self.new.patches})
         present = [p for p in self.new.patches if p.counter in successors]
+        case = _Case(out, c, text, answers, present, successors)
         for rule in (self._praise, self._approved, self._follow_ups, self._dropped, self._satisfied, self._objection,
                      self._promise, self._refused, self._process, self._answered, self._unplaced):
-            if rule(out, c, text, answers, present, successors):
+            if rule(case):
                 return out
         self._replacement(out, present)
         return out
@@ -169,14 +183,16 @@ class _Judge:
 
     # --- the rules, in order ----------------------------------------------------------------------
 
-    def _praise(self, out, c, text, answers, present, successors) -> bool:
+    def _praise(self, case: _Case) -> bool:
+        out = case.out
         if out.kind != "praise":
             return False
         return self._set(out, "no-action", "high", "praise", "praise or agreement: nothing to address")
 
-    def _approved(self, out, c, text, answers, present, successors) -> bool:
+    def _approved(self, case: _Case) -> bool:
+        out, c, present = case.out, case.comment, case.present
         given = reviewer_approvals(c.author, present)
-        if c.anchor.patch_counter is None and {p.counter for p, _, _ in given} != successors:
+        if c.anchor.patch_counter is None and {p.counter for p, _, _ in given} != case.successors:
             return False  # a series-level comment needs the series' approval, not one patch's
         if not given:
             return False
@@ -187,12 +203,13 @@ class _Judge:
         return self._set(out, "addressed", "high", "reviewer-approved",
                          f"the reviewer gave {trailer} on v{self.new.revision} {p.counter}/{self.new.expected}")
 
-    def _follow_ups(self, out, c, text, answers, present, successors) -> bool:
+    def _follow_ups(self, case: _Case) -> bool:
+        out, c, text, present = case.out, case.comment, case.text, case.present
         parents = {p.msgid for p in present}
         if c.anchor.patch_counter is None and self.new.cover:
             parents = {self.new.cover.msgid}
         follow = reviewer_follow_ups(ReviewComment(c.msgid, c.author, c.date, c.revision, text, c.anchor),
-                                     self.new_comments, successors, parents)
+                                     self.new_comments, case.successors, parents)
         if not follow:
             return False
         repeats = [f for f in follow if f.kind != "praise"]
@@ -207,13 +224,15 @@ class _Judge:
         return self._set(out, "addressed", "medium", "reviewer-acks",
                          f"the reviewer approves on v{self.new.revision} ({follow[0].msgid}): {_quote(follow[0].text, 80)!r}")
 
-    def _dropped(self, out, c, text, answers, present, successors) -> bool:
+    def _dropped(self, case: _Case) -> bool:
+        out = case.out
         if out.status == "outdated":
             out.status_rule = "patch-dropped"
             return True
         return False
 
-    def _satisfied(self, out, c, text, answers, present, successors) -> bool:
+    def _satisfied(self, case: _Case) -> bool:
+        out, c, answers = case.out, case.comment, case.answers
         agreed = reviewer_satisfied(c, answers, self.old)
         if not agreed:
             return False
@@ -224,7 +243,8 @@ class _Judge:
         return self._set(out, "addressed", "medium", "reviewer-satisfied",
                          f"the author answered ({answer.msgid}) and the reviewer agreed ({msgid}): {_quote(para, 100)!r}")
 
-    def _objection(self, out, c, text, answers, present, successors) -> bool:
+    def _objection(self, case: _Case) -> bool:
+        out, text, answers, present = case.out, case.text, case.answers, case.present
         if out.kind != "objection":
             return False
         refusal = next((a for a in answers if a.kind == "refusal"), None)
@@ -250,7 +270,8 @@ class _Judge:
                          "design objection with no answer in the thread, the changelog or a reviewer ack "
                          f"(changed code is not an answer){moved}")
 
-    def _promise(self, out, c, text, answers, present, successors) -> bool:
+    def _promise(self, case: _Case) -> bool:
+        out, c, text, answers, present = case.out, case.comment, case.text, case.answers, case.present
         promise = next((a for a in answers if a.kind == "promise"), None)
         if promise is None:
             return False
@@ -274,7 +295,8 @@ class _Judge:
                          f"the author promised ({promise.msgid}): {_quote(promise.text, 160)!r}, "
                          f"not seen in v{self.new.revision}" + (f"; {out.evidence}" if out.evidence else ""))
 
-    def _refused(self, out, c, text, answers, present, successors) -> bool:
+    def _refused(self, case: _Case) -> bool:
+        out, answers = case.out, case.answers
         refusal = next((a for a in answers if a.kind == "refusal"), None)
         if refusal is None:
             return False
@@ -286,7 +308,8 @@ class _Judge:
         return self._set(out, "open", "medium", "refused",
                          f"the author declined ({refusal.msgid}): {_quote(refusal.text, 160)!r}")
 
-    def _process(self, out, c, text, answers, present, successors) -> bool:
+    def _process(self, case: _Case) -> bool:
+        out, text, present = case.out, case.text, case.present
         if out.kind != "process" or not re.search(r"stable", text, re.I):
             return False
         tagged = [p for p in present if _STABLE.search(p.commit_message)]
@@ -298,7 +321,8 @@ class _Judge:
         return self._set(out, "open", "medium", "process-stable",
                          f"no Cc: stable in v{self.new.revision} " + ", ".join(str(p.counter) for p in present))
 
-    def _answered(self, out, c, text, answers, present, successors) -> bool:
+    def _answered(self, case: _Case) -> bool:
+        out, answers = case.out, case.answers
         reply = next((a for a in answers if a.kind == "reply"), None)
         if out.kind != "question" or reply is None or out.status == "addressed":
             return False
@@ -306,7 +330,8 @@ class _Judge:
         return self._set(out, "addressed", "medium", "answered-on-list",
                          f"the author answered on the list ({reply.msgid}): {_quote(reply.text, 120)!r}")
 
-    def _unplaced(self, out, c, text, answers, present, successors) -> bool:
+    def _unplaced(self, case: _Case) -> bool:
+        out, text, present = case.out, case.text, case.present
         if out.status != "unknown":
             return False
         logged = self._changelog(text)

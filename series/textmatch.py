@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9_]{2,}")
-# Code names: with an underscore, or called ("foo()").
-IDENT = re.compile(r"\b([A-Za-z_]\w*_\w*|[A-Za-z_]\w*(?=\(\)))")
+# Code names: with an underscore, or called ("foo(" / "foo()").
+IDENT = re.compile(r"\b([A-Za-z_]\w*_\w*|[A-Za-z_]\w*(?=\())")
 _SUFFIXES = (("ation", 4), ("ing", 4), ("ed", 4), ("es", 4), ("ly", 4), ("s", 3), ("e", 4))  # (suffix, stem left)
 _STOP = frozenset("""
 the and for that this with are was were been being have has had not but you your yours our ours they them
@@ -67,8 +67,8 @@ class Overlap:
 
     def links(self, min_words: int = 3, min_share: float = 0.3) -> bool:
         """Enough in common to say both texts are about the same point."""
-        return bool(self.names) and len(self.words) >= 1 or (len(self.words) >= min_words
-                                                               and self.share >= min_share)
+        named = bool(self.names) and len(self.words) >= 1
+        return named or (len(self.words) >= min_words and self.share >= min_share)
 
     def describe(self) -> str:
         parts = []
