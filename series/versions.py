@@ -12,10 +12,11 @@ from __future__ import annotations
 import difflib
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from series.difflines import changed_keys
-from series.patchfunctions import patch_functions
+from series.patchfunctions import defined_functions, hunk_functions, patch_functions
 from series.errors import SeriesInputError
 from series.model import Patch, Series
 
@@ -224,11 +225,13 @@ def _link(a: Series, b: Series, label_a: str, label_b: str) -> RevisionLink:
         return RevisionLink(label_a, label_b, "version", f"same author, a higher version, subject in common: "
                             f"{common[0]!r}", *content)
     files, funcs, lines = content
-    if same_author and files and (lines >= MIN_SHARED_LINES or funcs):
+    defined = _union(defined_functions, a) & _union(defined_functions, b)
+    if same_author and files and (lines >= MIN_SHARED_LINES or defined):
         what = "re-post with the same version number" if a.revision == b.revision else "re-titled posting"
         return RevisionLink(label_a, label_b, "inferred",
                             f"{what} by the same author, linked by content: {len(files)} file(s), "
-                            f"{len(funcs)} function(s), {lines} changed line(s) in common", *content)
+                            f"{len(funcs)} function(s) ({len(defined)} defined), {lines} changed line(s) in common",
+                            *content)
     raise SeriesInputError(
         f"{label_a} \"{a.subject}\" ({a.author}) and {label_b} \"{b.subject}\" ({b.author}) "
         "do not look like the same series: different author, or no patch subject, function or "
@@ -236,10 +239,14 @@ def _link(a: Series, b: Series, label_a: str, label_b: str) -> RevisionLink:
     )
 
 
+def _union(functions: Callable[[Patch], set[str]], series: Series) -> set[str]:
+    return set().union(*map(functions, series.patches))
+
+
 def _shared_content(a: Series, b: Series) -> tuple[list[str], list[str], int]:
     """(files, path:functions, changed lines) both postings touch."""
     files = sorted({f.path for p in a.patches for f in p.files} & {f.path for p in b.patches for f in p.files})
-    funcs = sorted(set().union(*map(patch_functions, a.patches)) & set().union(*map(patch_functions, b.patches)))
+    funcs = sorted(_union(patch_functions, a) & _union(patch_functions, b))
     keys_a: Counter[str] = Counter()
     keys_b: Counter[str] = Counter()
     for p in a.patches:
@@ -347,11 +354,11 @@ def _add_function_links(links: list[Link], old: list[Patch], new: list[Patch]) -
     was most likely cut out of it (the changed line itself may be renamed).
     """
     linked_new = {lk.new for lk in links}
-    funcs_old = {p.counter: patch_functions(p, hunks_only=True) for p in old}
+    funcs_old = {p.counter: hunk_functions(p) for p in old}
     for q in new:
         if q.counter in linked_new:
             continue
-        fq = patch_functions(q, hunks_only=True)
+        fq = hunk_functions(q)
         if not fq:
             continue
         owners = [c for c, f in funcs_old.items() if fq <= f]

@@ -12,10 +12,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import urllib.parse
 from pathlib import Path
 
 import pytest
 
+from lore_server import LoreHandler, serving, thread_path
+from reviewtool.cli import main
 from series.commentkinds import answer_kind, comment_kind, split_items
 from tests.mailthreads import AUTHOR, REVIEWER, Repo, mbox, msgid_of, reply
 
@@ -184,6 +187,55 @@ def test_retitled_repost_is_paired_by_content_and_marked_inferred(threads: dict,
     assert all(lk["method"].startswith("content") or lk["method"] == "patch-id" for lk in pairing["links"])
     md = (tmp_path / "out" / "versions.md").read_text()
     assert "inferred (weaker than a version number)" in md
+
+
+class _Inbox(LoreHandler):
+    """A public-inbox with one thread by Message-ID and one answer to a search by author and file."""
+
+    thread: tuple[str, bytes] = ("", b"")
+    found = b""
+    queries: list[str] = []
+
+    def do_GET(self) -> None:  # noqa: N802
+        if self.path == thread_path(self.thread[0]):
+            return self.send_gzip(self.thread[1])
+        self.send_error(404)
+
+    def do_POST(self) -> None:  # noqa: N802
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query).get("q", [""])[0]
+        self.queries.append(query)
+        if 'f:"alice@example.org"' in query and 'dfn:"lib.c"' in query:
+            return self.send_gzip(self.found)
+        self.send_error(404)
+
+
+def test_server_finds_the_retitled_predecessor_by_content(threads: dict, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """A re-titled v1 fetched by Message-ID: b4's subject search finds nothing, the content search does."""
+    repo = threads["repo"]
+    first = _posting(repo, tmp_path / "a", COUNT_V1, version=1, subject="lib: frob counters",
+                     date="2021-06-01T10:00:00+00:00")
+    repo.git("checkout", "-q", "-B", "other", "base")
+    repo.commit({"lib.c": BASE + "\nvoid frob_reset(struct frob *f)\n{\n\tf->nr_items = f->nr_pending;\n}\n"},
+                "lib: add frob_reset()\n\nStart over." + SOB, date="2021-06-10T10:00:00+00:00")
+    unrelated = repo.post(tmp_path / "c", "base", subject="lib: frob reset", date="2021-06-10T10:00:00+00:00")
+    again = _posting(repo, tmp_path / "b", COUNT_V2, version=1, subject="lib: count frob items without overflow",
+                     date="2021-06-20T10:00:00+00:00",
+                     titles=("lib/frob: introduce a counting helper", "lib/frob: print the counters"))
+    _Inbox.thread = (msgid_of(again[0]), mbox(again, tmp_path / "b.mbox").read_bytes())
+    _Inbox.found = mbox([*first, *unrelated], tmp_path / "found.mbox").read_bytes()
+    _Inbox.queries = []
+    with serving(_Inbox) as url:
+        code = main(["diff", msgid_of(again[0]), "--midmask", f"{url}/all/%s", "--json", "--out", str(tmp_path / "o")])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert any('dfn:"lib.c"' in q and "d:20200620..20210620" in q for q in _Inbox.queries)
+    report = json.loads(out)
+    assert [r["subject"] for r in report["revisions"]] == ["lib: frob counters", "lib: count frob items without overflow"]
+    (link,) = report["links"]
+    assert link["basis"] == "inferred" and "lib.c:frob_count" in link["shared_functions"]
+    assert "search by author and files (inferred)" in err
 
 
 def test_unrelated_postings_are_still_refused(threads: dict, tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from reviewtool.diffreport import version_report, write_version_report
 from reviewtool.errors import EXIT_CLEAN, UsageError
 from series.assemble import assemble_series, revisions
 from series.b4env import quiet_b4
-from series.earlier import find_earlier_revisions
+from series.earlier import find_earlier_revisions, find_predecessor_by_content
 from series.load import bundled_thread_path, load_thread
 from series.model import Series
 from series.rangediff import is_repository
@@ -29,7 +29,9 @@ Several postings with the same version number (a re-post, a new RFC, a
 re-titled series) are ordered by date; a posting linked to the one before it
 by content only (re-titled, same version number) is marked "inferred".
 A single Message-ID or URL alone: the earlier revisions are looked up on the
-server as b4 diff does (change-id, else subject + author).
+server as b4 diff does (change-id, else subject + author), and failing that
+the author's latest earlier posting on the same files that shares functions
+or changed lines (a re-titled re-post or new RFC; the link is "inferred").
 Writes versions.html, versions.md and versions.json into --out (default: ./versions).
 """
 
@@ -77,7 +79,12 @@ def load_revisions(sources: list[str], midmask: str | None = None, timeout: floa
         if earlier:
             threads.append((f"the server's search for v1..v{newest - 1}", earlier, revisions(earlier)))
         else:
-            print("reviewtool diff: the server found no earlier revision", file=sys.stderr)
+            earlier = find_predecessor_by_content(assemble_series(messages, newest), midmask=midmask,
+                                                  timeout=timeout)
+            if earlier:
+                threads.append(("the server's search by author and files (inferred)", earlier, revisions(earlier)))
+            else:
+                print("reviewtool diff: the server found no earlier revision", file=sys.stderr)
     found: list[tuple[Series, str]] = []
     for source, messages, revs in threads:
         for rev in revs:
