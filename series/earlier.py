@@ -97,13 +97,13 @@ def find_predecessor_by_content(newest: Series, *, midmask: str | None = None,
 
 def _threads(messages: list[EmailMessage]) -> list[list[EmailMessage]]:
     """Search results split into threads, by following In-Reply-To up to the root."""
-    by_id = {b4.LoreMessage.get_clean_msgid(m): m for m in messages}
-    parent = {msgid: b4.LoreMessage.get_clean_msgid(m, header="In-Reply-To") for msgid, m in by_id.items()}
+    by_id = {b4.LoreMessage.get_clean_msgid(m) or "": m for m in messages}
+    parent = {msgid: b4.LoreMessage.get_clean_msgid(m, header="In-Reply-To") or "" for msgid, m in by_id.items()}
     groups: dict[str, list[EmailMessage]] = {}
     for msgid, m in by_id.items():
         root, seen = msgid, set()
-        while parent.get(root) in by_id and root not in seen:
+        while parent.get(root, "") in by_id and root not in seen:
             seen.add(root)
-            root = parent[root]  # type: ignore[assignment]
+            root = parent[root]
         groups.setdefault(root, []).append(m)
     return list(groups.values())

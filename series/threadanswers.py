@@ -46,15 +46,17 @@ def _paragraphs_under_quotes(body: str) -> list[tuple[str, str]]:
     """[(last quoted line above, own paragraph)] of a reply, in order."""
     out: list[tuple[str, str]] = []
     last_quoted, own = "", []
-    for line in split_reply(body) + [None]:  # type: ignore[list-item]
-        if line is not None and line.depth == 0 and line.text.strip():
+    for line in split_reply(body):
+        if line.depth == 0 and line.text.strip():
             own.append(line.text)
             continue
         if own:
             out.append((last_quoted, "\n".join(own)))
             own = []
-        if line is not None and line.depth > 0 and line.text.strip():
+        if line.depth > 0 and line.text.strip():
             last_quoted = line.text
+    if own:
+        out.append((last_quoted, "\n".join(own)))
     return out
 
 
