@@ -20,6 +20,7 @@ import pytest
 from lore_server import LoreHandler, serving, thread_path
 from reviewtool.cli import main
 from series.commentkinds import answer_kind, comment_kind, split_items
+from series.textmatch import names_match, overlap
 from tests.mailthreads import AUTHOR, REVIEWER, Repo, mbox, msgid_of, reply
 
 BASE = """#include "lib.h"
@@ -279,3 +280,16 @@ def test_numbered_requests_split_into_items() -> None:
     assert split_items(text) == [("1", "Some feedback:\n1. introduce the API first"),
                                  ("2", "2. convert the users"), ("3", "3. merge #6 and #7")]
     assert split_items("One request only.") == [("", "One request only.")]
+
+
+def test_name_matching_is_by_whole_parts() -> None:
+    assert names_match("map_lock", "pte_tryget_map_lock")
+    assert not names_match("pmd_t", "pmd_to_page")  # "pmd_t" is not a part of "pmd_to_page"
+    assert not names_match("lock", "spin_lock")  # one word is too little to call it the same name
+
+
+def test_rewritten_words_still_tie_a_changelog_line() -> None:
+    tie = overlap("Try introducing the new dummy primitives first, then convert each subsystem",
+                  "Introduce the new dummy helpers first; convert each subsystem individually")
+    assert tie.links() and {"introduc", "dummy", "subsystem"} <= set(tie.words)
+    assert not overlap("Please make count unsigned.", "use check_add_overflow() in frob_count()").links()
