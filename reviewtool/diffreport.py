@@ -16,13 +16,15 @@ from pathlib import Path
 import jinja2
 
 from reviewtool.report import md_escape
-from series.carryover import CarriedComment, carry_over
+from series.carryover import CarriedComment
 from series.changelog import check_claims, parse_changelog
 from series.comments import extract_comments
+from series.commentstatus import carry_over
 from series.interdiff import interdiff, interdiff_stats
 from series.model import ReviewComment, Series
 from series.rangediff import range_diff
-from series.versions import order_versions, pair_patches
+from series.versions import (order_versions, pair_patches, posting_date, posting_key, posting_labels,
+                             revision_links)
 
 REPORT_FILES = ("versions.html", "versions.md", "versions.json")
 
@@ -39,7 +41,7 @@ def version_pairs(ordered: list[Series]) -> list[tuple[Series, Series]]:
     return pairs
 
 
-def _claims(old: Series, new: Series, ordered: list[Series]) -> list[str]:
+def changelog_claims(old: Series, new: Series, ordered: list[Series]) -> list[str]:
     """The changelog entries for revisions old+1..new, newest cover letter first to say them."""
     # Walk the revisions the cover letters name, not range(old, new): the numbers come from
     # mail, and "[PATCH v99999999999]" must not mean a hundred billion iterations.
@@ -85,8 +87,10 @@ def _pair_report(old: Series, new: Series, ordered: list[Series],
         minus, plus = interdiff_stats(text)
         diffs.append({"kind": g.kind, "old": g.old, "new": g.new, "text": text,
                       "lines_removed": minus, "lines_added": plus, "identical": not text})
-    claims = check_claims(_claims(old, new, ordered), old, new, pairing)
-    carried = carry_over(comments, old, new, pairing)
+    said = changelog_claims(old, new, ordered)
+    claims = check_claims(said, old, new, pairing)
+    carried = carry_over(comments, old, new, pairing, claims=said,
+                         new_comments=extract_comments(own_thread(new)))
     counts: dict[str, int] = {}
     for c in carried:
         counts[c.status] = counts.get(c.status, 0) + 1
@@ -115,7 +119,8 @@ def open_comment_rows(carried: list[CarriedComment] | list[dict]) -> list[dict]:
             continue
         rows.append({key: d[key] for key in (
             "new_revision", "new_patch", "new_path", "new_line", "text", "status", "evidence",
-            "author", "msgid", "old_revision", "old_patch", "confidence")})
+            "author", "msgid", "old_revision", "old_patch", "confidence", "item", "kind", "status_rule",
+            "evidence_items")})
     return rows
 
 
@@ -124,29 +129,38 @@ def version_report(series_list: list[Series],
                    tree: Path | None = None) -> dict:
     """Everything the per-version report shows, as plain JSON-ready data.
 
-    `comments` maps a revision to its review comments; missing revisions get
-    theirs from `series.comments.extract_comments`. With a git `tree` holding
+    `comments` maps a version number to its review comments (for every
+    posting of it); the others get theirs from `series.comments.extract_comments`.
+    Postings with the same version number are ordered by date and told
+    apart by their labels ("v1 (2021-07-18)"). With a git `tree` holding
     the preimage blobs, each pair also gets a `git range-diff`. Raises
     SeriesInputError for fewer than two revisions or revisions of different series.
     """
     ordered = order_versions(series_list)
-    comments = dict(comments or {})
+    labels = dict(zip(map(posting_key, ordered), posting_labels(ordered)))
+    links = {(lk.old_label, lk.new_label): asdict(lk) for lk in revision_links(ordered)}
+    given = comments or {}
+    found: dict[str, list[ReviewComment]] = {}
     pairs = []
     for old, new in version_pairs(ordered):
-        _progress(f"v{old.revision} -> v{new.revision}: pairing, interdiff, changelog, comments")
-        if old.revision not in comments:
-            comments[old.revision] = extract_comments(own_thread(old))
-        pairs.append(_pair_report(old, new, ordered, comments[old.revision], tree))
-    newest = ordered[-1]
-    last_consecutive = next(p for p in pairs if p["new_revision"] == newest.revision
-                            and p["old_revision"] == ordered[-2].revision)
+        old_label, new_label = labels[posting_key(old)], labels[posting_key(new)]
+        _progress(f"{old_label} -> {new_label}: pairing, interdiff, changelog, comments")
+        key = posting_key(old)
+        if key not in found:
+            found[key] = given.get(old.revision) or extract_comments(own_thread(old))
+        pair = _pair_report(old, new, ordered, found[key], tree)
+        pair.update(old_label=old_label, new_label=new_label, link=links.get((old_label, new_label)))
+        pairs.append(pair)
+    last_consecutive = pairs[len(ordered) - 2]  # version_pairs lists the consecutive pairs first
     return {
-        "subject": newest.subject,
-        "author": newest.author,
-        "revisions": [{"revision": s.revision, "expected": s.expected, "present": len(s.patches),
-                       "missing": s.missing, "cover_msgid": s.cover.msgid if s.cover else "",
-                       "date": s.cover.date if s.cover else (s.patches[0].date if s.patches else "")}
+        "subject": ordered[-1].subject,
+        "author": ordered[-1].author,
+        "revisions": [{"revision": s.revision, "label": labels[posting_key(s)], "expected": s.expected,
+                       "present": len(s.patches), "missing": s.missing,
+                       "cover_msgid": s.cover.msgid if s.cover else "", "subject": s.subject,
+                       "date": posting_date(s)}
                       for s in ordered],
+        "links": list(links.values()),
         "pairs": pairs,
         "pairings": [p["pairing"] for p in pairs],  # the pairing alone, as the review report reads it
         "open_comments": open_comment_rows(last_consecutive["comments"]),

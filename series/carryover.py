@@ -1,4 +1,4 @@
-"""What became of each review comment on v(n-1) in v(n).
+"""What became of the code each review comment on v(n-1) quoted, in v(n).
 
 Gerrit ports comments across patch sets because it has both trees; on a
 mailing list we only have the two sets of patches. A comment follows the
@@ -7,7 +7,8 @@ quoted code is gone or changed in the patches that carry the old one on, it
 is addressed; if the same code is still there, it is still open, and we say
 where (patch, file, line in the new revision) so the report can show it there.
 This is evidence for a reviewer, not a verdict: a comment asking to *add*
-something is "open" until the quoted code changes.
+something is "open" until the quoted code changes. series.commentstatus
+weighs it with the comment's kind and what the thread says.
 """
 from __future__ import annotations
 
@@ -16,16 +17,29 @@ from dataclasses import dataclass, field
 
 from series.difflines import DiffLine, diff_lines, is_telling, normalise
 from series.model import Patch, ReviewComment, Series
-from series.versions import Pairing, author_email
+from series.textmatch import IDENT
+from series.versions import Pairing
 
 # The code a comment is about is the quoted code right above it.
 KEY_LINES = 3
-_IDENT = re.compile(r"\b([A-Za-z_]\w*_\w*|[A-Za-z_]\w*(?=\())")
+
+
+@dataclass
+class Evidence:
+    """One thing a status rests on: a line of the new diff, a mail, a changelog line."""
+
+    kind: str  # "diff-line" | "code" | "message" | "changelog" | "trailer" | "pairing"
+    text: str
+    msgid: str = ""  # the mail, for "message" and "trailer"
+    revision: int | None = None
+    patch: int | None = None
+    path: str = ""
+    line: int | None = None
 
 
 @dataclass
 class CarriedComment:
-    """One old comment with its status in the new revision."""
+    """One old comment (or one item of a list in it) with its status in the new revision."""
 
     msgid: str
     author: str
@@ -36,47 +50,30 @@ class CarriedComment:
     old_path: str
     old_line: int | None
     new_revision: int
-    status: str  # "addressed" | "open" | "outdated" | "unknown"
-    evidence: str
+    status: str  # "addressed" | "open" | "outdated" | "unknown" | "no-action"
+    evidence: str  # one line saying why, for tables
     new_patch: int | None = None  # where the code still is (open) in the new revision
     new_path: str = ""
     new_line: int | None = None
     confidence: str = "medium"  # "high" | "medium" | "low"
     quoted: list[str] = field(default_factory=list)
+    item: str = ""  # "1", "a" ... when the comment is one item of a numbered or bulleted list
+    kind: str = "request"  # series.commentkinds.KINDS
+    kind_rule: str = "default"  # the rule of commentkinds.toml that gave the kind
+    status_rule: str = "code"  # the rule of series.commentstatus that gave the status
+    evidence_items: list[Evidence] = field(default_factory=list)
 
 
-_WEAKER = {"high": "medium", "medium": "low", "low": "low"}
-
-
-def carry_over(comments_old: list[ReviewComment], old: Series, new: Series,
-               pairing: Pairing, include_author: bool = False) -> list[CarriedComment]:
-    """A status for every reviewer comment on `old`, in the order given.
-
-    The series author's own replies are answers, not review comments, and are
-    left out unless `include_author`.
-    """
-    me = author_email(old.author)
-    out = []
-    for c in comments_old:
-        if not include_author and author_email(c.author) == me:
-            continue
-        carried = _carry(c, old, new, pairing)
-        if c.anchor.inherited_from and carried.status in ("addressed", "open"):
-            # The reply quoted no code itself: it was placed where its thread was.
-            carried.confidence = _WEAKER[carried.confidence]
-            carried.evidence += f" [anchor inherited from {c.anchor.inherited_from}]"
-        out.append(carried)
-    return out
-
-
-
-def _carry(c: ReviewComment, old: Series, new: Series, pairing: Pairing) -> CarriedComment:
+def carry_by_code(c: ReviewComment, old: Series, new: Series, pairing: Pairing,
+                  text: str | None = None) -> CarriedComment:
+    """The status the code alone gives `c` (or its list item `text`) in `new`."""
     a = c.anchor
-    out = CarriedComment(c.msgid, c.author, c.date, c.text, old.revision, a.patch_counter, a.path,
+    text = c.text if text is None else text
+    out = CarriedComment(c.msgid, c.author, c.date, text, old.revision, a.patch_counter, a.path,
                          a.line, new.revision, "unknown", "", quoted=list(a.quoted))
     if a.patch_counter is None:
-        out = _by_identifiers(out, c.text, old.patches, new.patches, "the series")
-        return out if out.status != "unknown" else _by_patch_numbers(out, c.text, old, pairing)
+        out = _by_identifiers(out, text, old.patches, new.patches, "the series")
+        return out if out.status != "unknown" else _by_patch_numbers(out, text, old, pairing)
     succ = pairing.successors(a.patch_counter)
     new_refs = {r.counter: r for r in pairing.new_patches}
     if not succ:
@@ -96,7 +93,7 @@ def _carry(c: ReviewComment, old: Series, new: Series, pairing: Pairing) -> Carr
         return _in_messages(out, a.quoted, present, where)
     keys = _key_lines(a.quoted)
     if a.level != "hunk" or not keys:
-        return _by_identifiers(out, c.text, [p for p in old.patches if p.counter == a.patch_counter],
+        return _by_identifiers(out, text, [p for p in old.patches if p.counter == a.patch_counter],
                                present, where)
     hits = _find(keys, present, a.path) or _find(keys, new.patches, a.path)
     found = [k for k in keys if k in hits]
@@ -209,7 +206,7 @@ def _introduced(patches: list[Patch]) -> set[str]:
         added: set[str] = set()
         existing: set[str] = set()
         for d in diff_lines(p):
-            (added if d.sign == "+" else existing).update(_IDENT.findall(d.text))
+            (added if d.sign == "+" else existing).update(IDENT.findall(d.text))
         introduced |= (added - existing) - seen
         seen |= added | existing
     return introduced
@@ -219,7 +216,7 @@ def _by_identifiers(out: CarriedComment, text: str, old_patches: list[Patch], ne
                     where: str) -> CarriedComment:
     """For a comment quoting no code: follow the names it mentions that the old series introduced."""
     introduced = _introduced(old_patches)
-    named = [i for i in dict.fromkeys(_IDENT.findall(text)) if i in introduced]
+    named = [i for i in dict.fromkeys(IDENT.findall(text)) if i in introduced]
     if not named:
         out.evidence = "quotes no code and names nothing the patches introduce: check by hand"
         return out

@@ -46,9 +46,22 @@ def is_telling(text: str) -> bool:
     return len(_WORD.findall(text)) >= MIN_WORD_CHARS and not _BOILERPLATE.match(text)
 
 
+_LINES: dict[tuple[str, str], tuple[DiffLine, ...]] = {}
+_LINES_KEPT = 1024  # patches; a whole v1..v3 comparison reads ~40 patches hundreds of times
+
+
 def diff_lines(patch: Patch) -> list[DiffLine]:
-    """Every hunk line of the patch in order, with its file, as mailed."""
-    return file_lines(patch.files)
+    """Every hunk line of the patch in order, with its file, as mailed.
+
+    Pairing, carry-over and the comment rules ask for the same patches'
+    lines many times; they are parsed once per mail and diff text.
+    """
+    key = (patch.msgid, patch.diff)
+    if key not in _LINES:
+        if len(_LINES) >= _LINES_KEPT:
+            _LINES.clear()
+        _LINES[key] = tuple(file_lines(patch.files))
+    return list(_LINES[key])
 
 
 def file_lines(files: list[FileChange]) -> list[DiffLine]:

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from series.difflines import changed_keys
+from series.patchfunctions import defined_functions, hunk_functions, patch_functions
 from series.errors import SeriesInputError
 from series.model import Patch, Series
 
@@ -51,6 +54,7 @@ class Link:
     new_share: float  # shared / changed lines of the new patch
     subject_ratio: float  # similarity of the subjects without subsystem prefix
     examples: list[str] = field(default_factory=list)  # a few shared lines or functions
+    functions: list[str] = field(default_factory=list)  # "path:function" both patches change
 
 
 @dataclass
@@ -61,6 +65,25 @@ class PairGroup:
     old: list[int]
     new: list[int]
     note: str = ""
+
+
+@dataclass
+class RevisionLink:
+    """Why two postings are taken as one series, one after the other.
+
+    "change-id" and "version" (same author, a subject in common, a higher
+    version number) are what b4 goes by; "inferred" links a re-titled
+    re-post, a new RFC or a second posting with the same version number by
+    its content alone, and is weaker: the report says so.
+    """
+
+    old_label: str
+    new_label: str
+    basis: str  # "change-id" | "version" | "inferred"
+    evidence: str
+    shared_files: list[str] = field(default_factory=list)
+    shared_functions: list[str] = field(default_factory=list)
+    shared_lines: int = 0
 
 
 @dataclass
@@ -128,41 +151,109 @@ def patch_refs(series: Series) -> list[PatchRef]:
     return refs
 
 
-def order_versions(series_list: list[Series]) -> list[Series]:
-    """Sort revisions oldest first and check they are one series.
+def posting_key(series: Series) -> tuple[int, str]:
+    """What names one posting: its version and its cover letter's Message-ID, else its first patch's.
 
-    Raises SeriesInputError for fewer than two revisions, a revision given
-    twice, or revisions that are clearly different series (different
-    change-id, or different author and no subject in common).
+    The version is part of it because git format-patch names a cover letter
+    after the second it was written, which two quick re-rolls can share.
+    """
+    if series.cover:
+        return series.revision, series.cover.msgid
+    return series.revision, series.patches[0].msgid if series.patches else ""
+
+
+def posting_date(series: Series) -> str:
+    return series.cover.date if series.cover else (series.patches[0].date if series.patches else "")
+
+
+def order_versions(series_list: list[Series]) -> list[Series]:
+    """Sort postings oldest first (version number, then date) and check they are one series.
+
+    Several postings may carry the same version number (a re-post, a new
+    RFC): they are ordered by date. Raises SeriesInputError for fewer than
+    two postings, the same posting given twice, or postings that are clearly
+    different series (see revision_links).
     """
     if len(series_list) < 2:
         got = f"only v{series_list[0].revision}" if series_list else "none"
         raise SeriesInputError(f"need at least two revisions of a series to compare, got {got}")
-    ordered = sorted(series_list, key=lambda s: s.revision)
-    revs = [s.revision for s in ordered]
-    if len(set(revs)) != len(revs):
-        raise SeriesInputError(f"revision given twice: {revs}")
-    first = ordered[0]
-    for other in ordered[1:]:
-        _check_same_series(first, other)
+    keys = [posting_key(s) for s in series_list]
+    twice = sorted({k for k in keys if keys.count(k) > 1})
+    if twice:
+        rev, msgid = twice[0]
+        raise SeriesInputError(f"v{rev} is given twice: the same posting <{msgid}>")
+    ordered = sorted(series_list, key=lambda s: (s.revision, posting_date(s)))
+    revision_links(ordered)
     return ordered
 
 
-def _check_same_series(a: Series, b: Series) -> None:
+def posting_labels(ordered: list[Series]) -> list[str]:
+    """"v2" for a version number given once, "v1 (2021-07-18)" for each of several postings of it."""
+    revs = [s.revision for s in ordered]
+    return [f"v{s.revision}" + (f" ({posting_date(s)[:10]})" if revs.count(s.revision) > 1 else "")
+            for s in ordered]
+
+
+def revision_links(ordered: list[Series]) -> list[RevisionLink]:
+    """Why each posting follows the one before it; SeriesInputError when nothing ties them.
+
+    Each posting is also checked against the first, so that a chain of weak
+    links cannot join two unrelated series.
+    """
+    labels = posting_labels(ordered)
+    links = []
+    for i in range(1, len(ordered)):
+        if i > 1:
+            _link(ordered[0], ordered[i], labels[0], labels[i])
+        links.append(_link(ordered[i - 1], ordered[i], labels[i - 1], labels[i]))
+    return links
+
+
+def _link(a: Series, b: Series, label_a: str, label_b: str) -> RevisionLink:
     if a.change_id and b.change_id and a.change_id != b.change_id:
         raise SeriesInputError(
-            f"v{a.revision} and v{b.revision} are different series (change-id {a.change_id} vs {b.change_id})"
+            f"{label_a} and {label_b} are different series (change-id {a.change_id} vs {b.change_id})"
         )
     if a.change_id and a.change_id == b.change_id:
-        return
+        return RevisionLink(label_a, label_b, "change-id", f"same change-id {a.change_id}")
     same_author = author_email(a.author) == author_email(b.author)
     subjects_a = {bare_subject(r.subject) for r in patch_refs(a)} | {bare_subject(a.subject)}
     subjects_b = {bare_subject(r.subject) for r in patch_refs(b)} | {bare_subject(b.subject)}
-    if not same_author or not (subjects_a & subjects_b) - {""}:
-        raise SeriesInputError(
-            f"v{a.revision} \"{a.subject}\" ({a.author}) and v{b.revision} \"{b.subject}\" ({b.author}) "
-            "do not look like the same series: different author or no patch subject in common"
-        )
+    common = sorted((subjects_a & subjects_b) - {""})
+    content = _shared_content(a, b)
+    if same_author and common and a.revision < b.revision:
+        return RevisionLink(label_a, label_b, "version", f"same author, a higher version, subject in common: "
+                            f"{common[0]!r}", *content)
+    files, funcs, lines = content
+    defined = _union(defined_functions, a) & _union(defined_functions, b)
+    if same_author and files and (lines >= MIN_SHARED_LINES or defined):
+        what = "re-post with the same version number" if a.revision == b.revision else "re-titled posting"
+        return RevisionLink(label_a, label_b, "inferred",
+                            f"{what} by the same author, linked by content: {len(files)} file(s), "
+                            f"{len(funcs)} function(s) ({len(defined)} defined), {lines} changed line(s) in common",
+                            *content)
+    raise SeriesInputError(
+        f"{label_a} \"{a.subject}\" ({a.author}) and {label_b} \"{b.subject}\" ({b.author}) "
+        "do not look like the same series: different author, or no patch subject, function or "
+        "changed line in common"
+    )
+
+
+def _union(functions: Callable[[Patch], set[str]], series: Series) -> set[str]:
+    return set().union(*map(functions, series.patches))
+
+
+def _shared_content(a: Series, b: Series) -> tuple[list[str], list[str], int]:
+    """(files, path:functions, changed lines) both postings touch."""
+    files = sorted({f.path for p in a.patches for f in p.files} & {f.path for p in b.patches for f in p.files})
+    funcs = sorted(_union(patch_functions, a) & _union(patch_functions, b))
+    keys_a: Counter[str] = Counter()
+    keys_b: Counter[str] = Counter()
+    for p in a.patches:
+        keys_a += changed_keys(p)
+    for p in b.patches:
+        keys_b += changed_keys(p)
+    return files, funcs, sum((keys_a & keys_b).values())
 
 
 def author_email(author: str) -> str:
@@ -178,6 +269,10 @@ def pair_patches(old: Series, new: Series) -> Pairing:
     _add_subject_links(links, old_refs, new_refs)
     _add_function_links(links, old.patches, new.patches)
     links.sort(key=lambda lk: (lk.old, lk.new))
+    funcs_old = {p.counter: patch_functions(p) for p in old.patches}
+    funcs_new = {p.counter: patch_functions(p) for p in new.patches}
+    for lk in links:
+        lk.functions = sorted(funcs_old.get(lk.old, set()) & funcs_new.get(lk.new, set()))
     return Pairing(old.revision, new.revision, old_refs, new_refs, links, _groups(links, old_refs, new_refs))
 
 
@@ -252,17 +347,6 @@ def _add_subject_links(links: list[Link], old_refs: list[PatchRef], new_refs: li
             links.append(Link(o.counter, n.counter, "subject", 1.0, 0, 0.0, 0.0, 1.0, [note] if note else []))
 
 
-def _functions(patch: Patch) -> set[str]:
-    """path:function of every hunk, from the @@ section header git prints."""
-    out = set()
-    for fc in patch.files:
-        for h in fc.hunks:
-            m = re.search(r"(\w+)\s*\(", h.section_header)
-            if m:
-                out.add(f"{fc.path}:{m.group(1)}")
-    return out
-
-
 def _add_function_links(links: list[Link], old: list[Patch], new: list[Patch]) -> None:
     """Weakest evidence, only for a new patch nothing else explains.
 
@@ -270,11 +354,11 @@ def _add_function_links(links: list[Link], old: list[Patch], new: list[Patch]) -
     was most likely cut out of it (the changed line itself may be renamed).
     """
     linked_new = {lk.new for lk in links}
-    funcs_old = {p.counter: _functions(p) for p in old}
+    funcs_old = {p.counter: hunk_functions(p) for p in old}
     for q in new:
         if q.counter in linked_new:
             continue
-        fq = _functions(q)
+        fq = hunk_functions(q)
         if not fq:
             continue
         owners = [c for c, f in funcs_old.items() if fq <= f]

@@ -11,11 +11,11 @@ from reviewtool.diffreport import version_report, write_version_report
 from reviewtool.errors import EXIT_CLEAN, UsageError
 from series.assemble import assemble_series, revisions
 from series.b4env import quiet_b4
-from series.earlier import find_earlier_revisions
-from series.errors import SeriesInputError
+from series.earlier import find_earlier_revisions, find_predecessor_by_content
 from series.load import bundled_thread_path, load_thread
-from series.rangediff import is_repository
 from series.model import Series
+from series.rangediff import is_repository
+from series.versions import posting_date
 
 # Above this a revision number is more likely a typo or a hostile subject than a real history.
 PLAUSIBLE_REVISION = 1000
@@ -28,8 +28,13 @@ examples:
 
 Each SOURCE is an mbox, a maildir, a Message-ID or a lore URL; a thread holding
 several revisions gives all of them. Revisions may be given in any order.
+Several postings with the same version number (a re-post, a new RFC, a
+re-titled series) are ordered by date; a posting linked to the one before it
+by content only (re-titled, same version number) is marked "inferred".
 A single Message-ID or URL alone: the earlier revisions are looked up on the
-server as b4 diff does (change-id, else subject + author).
+server as b4 diff does (change-id, else subject + author), and failing that
+the author's latest earlier posting on the same files that shares functions
+or changed lines (a re-titled re-post or new RFC; the link is "inferred").
 Writes versions.html, versions.md and versions.json into --out (default: ./versions).
 """
 
@@ -59,10 +64,12 @@ def _is_network(source: str) -> bool:
 
 
 def load_revisions(sources: list[str], midmask: str | None = None, timeout: float = 30.0) -> list[Series]:
-    """Every revision found in the given threads; a revision found twice is an input error.
+    """Every revision found in the given threads.
 
-    When the only input is one revision fetched from a server, its earlier
-    revisions are looked up there too, as `b4 diff` does.
+    Two sources may hold postings with the same version number (a re-post
+    under a new title, a fresh RFC): both are kept, and ordered by date
+    later. When the only input is one revision fetched from a server, its
+    earlier revisions are looked up there too, as `b4 diff` does.
     """
     threads = []
     for source in sources:
@@ -75,14 +82,22 @@ def load_revisions(sources: list[str], midmask: str | None = None, timeout: floa
         if earlier:
             threads.append((f"the server's search for v1..v{newest - 1}", earlier, revisions(earlier)))
         else:
-            print("reviewtool diff: the server found no earlier revision", file=sys.stderr)
-    found: dict[int, tuple[Series, str]] = {}
+            earlier = find_predecessor_by_content(assemble_series(messages, newest), midmask=midmask,
+                                                  timeout=timeout)
+            if earlier:
+                threads.append(("the server's search by author and files (inferred)", earlier, revisions(earlier)))
+            else:
+                print("reviewtool diff: the server found no earlier revision", file=sys.stderr)
+    found: list[tuple[Series, str]] = []
     for source, messages, revs in threads:
         for rev in revs:
-            if rev in found:
-                raise SeriesInputError(f"v{rev} is given twice: in {found[rev][1]} and in {source}")
-            found[rev] = (assemble_series(messages, rev), source)
-    return [s for s, _ in found.values()]
+            found.append((assemble_series(messages, rev), source))
+    for rev in sorted({s.revision for s, _ in found}):
+        same = sorted(((posting_date(s), src) for s, src in found if s.revision == rev))
+        if len(same) > 1:
+            print(f"reviewtool diff: v{rev} is posted {len(same)} times; ordered by date: "
+                  + ", then ".join(f"{src} ({date[:10]})" for date, src in same), file=sys.stderr)
+    return [s for s, _ in found]
 
 
 def run(args: argparse.Namespace) -> int:
