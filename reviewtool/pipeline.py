@@ -27,6 +27,7 @@ from kernel import checkpatch
 from kernel.base import choose_base
 from kernel.matrix import available, load_arch, load_config
 from kernel.model import PatchText, SeriesBuild
+from kernel.sandbox import Sandbox
 from kernel.tree import resolve_tree
 from reviewtool import treestages
 from reviewtool.cache import StageCache
@@ -54,6 +55,7 @@ class ReviewOptions:
     checkpatch_script: Path | None = None
     jobs: int | None = None
     build_timeout: float = 1800.0
+    sandbox: Sandbox = field(default_factory=Sandbox)  # for make and the tree's checkpatch.pl
 
 
 def progress(message: str) -> None:
@@ -93,7 +95,7 @@ def run_checkpatch(series: Series, tree: Path, opts: ReviewOptions,
             results[hit.patch] = hit
     if todo:
         progress(f"checkpatch: {len(todo)} patches ({len(series.patches) - len(todo)} cached)")
-        for result in checkpatch.run_checkpatch(todo, script, tree, jobs=opts.jobs):
+        for result in checkpatch.run_checkpatch(todo, script, tree, jobs=opts.jobs, sandbox=opts.sandbox):
             mbox = dict(todo)[result.patch]
             cache.store("checkpatch", [script_key, sha256(mbox)], result)
             results[result.patch] = result
@@ -109,7 +111,8 @@ def run_pairscan(series: Series, job: TreeJob, lazy: LazyWorktree) -> list[dict[
 def run_builds(series: Series, job: TreeJob, lazy: LazyWorktree, opts: ReviewOptions) -> list[SeriesBuild]:
     """Every arch x config, one O= directory per tree, arch and config kept across runs."""
     tree_id = sha256(str(job.tree.resolve()))[:12]
-    build_opts = BuildOptions(timeout_s=opts.build_timeout, jobs=opts.jobs or os.cpu_count() or 1)
+    build_opts = BuildOptions(timeout_s=opts.build_timeout, jobs=opts.jobs or os.cpu_count() or 1,
+                              sandbox=opts.sandbox)
     results = []
     for arch in map(load_arch, opts.arches):
         for config in map(load_config, opts.configs):
@@ -127,6 +130,7 @@ def run_review(thread: Thread, series: Series, opts: ReviewOptions, cache: Stage
         "tool": f"reviewtool {version('reviewtool')}",
         "started": started.isoformat(timespec="seconds"),
         "source": thread.origin,
+        "sandbox": opts.sandbox.label,
     }}
     series_key = sha256(thread.raw)
     results["series"] = to_jsonable(series)

@@ -24,6 +24,7 @@ from kernel.checkpatch import CheckpatchFinding, find_checkpatch, run_checkpatch
 from kernel.pairdiff import PatchPairFinding, series_pair_findings
 from kernel.pairrules import load_rules
 from kernel.tree import open_user_tree, resolve_tree
+from reviewtool.commands._sandbox import sandbox_from_args
 from reviewtool.commands.check import add_check_arguments, check_arguments
 from reviewtool.errors import EXIT_CLEAN, EXIT_FINDINGS, UsageError
 from series.patchparse import extract_diff
@@ -122,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     checks = []
     if not args.no_checkpatch:
         script = find_checkpatch(tree, args.checkpatch)
-        (result,) = run_checkpatch([(label, mail)], script, tree, jobs=1)
+        (result,) = run_checkpatch([(label, mail)], script, tree, jobs=1, sandbox=sandbox_from_args(args))
         checks.append(checkpatch_check(result.findings))
     if rules is not None:
         checks.append(pairscan_check(series_pair_findings([(label, diff)], tree, rules)))
