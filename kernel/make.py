@@ -51,6 +51,7 @@ class Make:
         worktree, the O= dir and the ccache dir."""
         # Kbuild unexports LC_ALL; LANG/LC_MESSAGES=C give gcc's plain-ASCII quotes.
         env = {"LANG": "C", "LC_MESSAGES": "C", "LC_CTYPE": "C"}
+        self.out.mkdir(parents=True, exist_ok=True)
         writable = [self.src, self.out]
         if self.ccache and (cache_dir := ccache_dir()):
             env.update(CCACHE_DIR=str(cache_dir), CCACHE_BASEDIR=str(self.src), CCACHE_NOHASHDIR="1")

@@ -37,6 +37,7 @@ from reviewtool.treestages import BuildOptions, LazyWorktree
 EPILOG = """examples:
   reviewtool build --bundled pte-v3                 # x86_64 and arm64, mm-on and mm-off
   reviewtool build --bundled pte-v3 --arch arm64 --config mm-off --json
+  reviewtool build --bundled pte-v3 --arch x86_64 --config mm-off --no-sandbox   # patches you trust, no bwrap
   git format-patch --thread --stdout v6.1..HEAD > s.mbox && reviewtool build --mbox s.mbox --tree . --base v6.1
 
 exit status: 0 no errors and no new warnings, 1 errors, new warnings, time-outs or
