@@ -104,12 +104,15 @@ class Sandbox:
 
 def bwrap_args(cwd: Path, env: dict[str, str], writable: Sequence[Path], readable: Sequence[Path]) -> list[str]:
     """The bwrap options for one run (order matters: later mounts go on top of earlier ones)."""
-    homes = sorted({p for p in (os.environ.get("HOME"), _passwd_home()) if p and p != "/"})
+    homes = list(dict.fromkeys(p for p in (os.environ.get("HOME"), _passwd_home()) if p and p != "/"))
     args = [BWRAP, "--die-with-parent", "--new-session", "--unshare-net", "--unshare-pid",
             "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--cap-drop", "ALL",
             "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
     for home in homes:
         args += ["--tmpfs", home]
+    hidden = [Path("/tmp"), *map(Path, homes)]
+    if any(cwd.is_relative_to(h) for h in hidden) and not any(cwd.is_relative_to(p) for p in [*readable, *writable]):
+        readable = [*readable, cwd]  # bwrap must be able to chdir there
     for path in readable:
         args += ["--ro-bind", str(path), str(path)]
     for path in writable:
