@@ -99,7 +99,7 @@ class Sandbox:
             if procs_file is not None:
                 # Into the cgroup before exec, so no child starts outside it; the path is ours, not mail's.
                 argv = ["sh", "-c", 'echo $$ > "$0" && exec "$@"', str(procs_file), *argv]
-            return _run(argv, cwd, {"PATH": _PATH}, timeout_s, merge_stderr)
+            return _run(argv, cwd, {"PATH": _user_path()}, timeout_s, merge_stderr)
 
 
 def bwrap_args(cwd: Path, env: dict[str, str], writable: Sequence[Path], readable: Sequence[Path]) -> list[str]:
@@ -118,7 +118,7 @@ def bwrap_args(cwd: Path, env: dict[str, str], writable: Sequence[Path], readabl
     for path in writable:
         args += ["--bind", str(path), str(path)]
     args += ["--chdir", str(cwd), "--clearenv"]
-    clean = {"PATH": os.environ.get("PATH", _PATH), "HOME": homes[0] if homes else "/tmp",
+    clean = {"PATH": _user_path(), "HOME": homes[0] if homes else "/tmp",
              "TMPDIR": "/tmp", "LANG": "C", "TERM": "dumb", **env}
     for key, value in clean.items():
         args += ["--setenv", key, value]
@@ -132,12 +132,17 @@ def bwrap_problem() -> str:
         return "bwrap is not on PATH"
     probe = [*bwrap_args(Path("/"), {}, [], []), "--", "true"]
     try:
-        proc = subprocess.run(probe, capture_output=True, text=True, timeout=30, env={"PATH": _PATH})
+        proc = subprocess.run(probe, capture_output=True, text=True, timeout=30, env={"PATH": _user_path()})
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"bwrap does not run: {exc}"
     if proc.returncode:
         return "bwrap fails: " + (proc.stderr.strip().splitlines() or ["?"])[-1]
     return ""
+
+
+def _user_path() -> str:
+    """The user's PATH: bwrap, prlimit and the compilers are found where the user has them."""
+    return os.environ.get("PATH") or _PATH
 
 
 def _rlimits(limits: Limits, timeout_s: float | None, nproc: bool) -> list[str]:
