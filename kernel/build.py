@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import subprocess
 from pathlib import Path
 
 from kernel import diagnostics, kbuild
@@ -22,6 +21,7 @@ from kernel.make import Make, MakeRun
 from kernel.matrix import Arch, ConfigSpec
 from kernel.model import FAILED, SKIPPED, BuildResult, Diagnostic, SeriesApply, SeriesBuild
 from kernel.progress import step
+from kernel.sandbox import Sandbox
 from kernel.worktree import worktree_git
 
 DEFAULT_TIMEOUT_S = 1800.0
@@ -29,14 +29,16 @@ DEFAULT_TIMEOUT_S = 1800.0
 
 def build_series(work: Path, applied: SeriesApply, arch: Arch, config: ConfigSpec, out: Path, *,
                  timeout_s: float = DEFAULT_TIMEOUT_S, jobs: int = 2, ccache: bool = True,
-                 full_build: bool | None = None, first: int = 1) -> SeriesBuild:
+                 full_build: bool | None = None, first: int = 1,
+                 sandbox: Sandbox = Sandbox()) -> SeriesBuild:
     """Build base, each patch from counter `first` on, and (full_build) the tip.
 
     `out` is the O= dir.  Patches before `first` are left out (the caller has
     their results cached); the base is built for the objects of the rest only.
+    Every make runs in `sandbox`.
     """
     full = config.full_build if full_build is None else full_build
-    make = Make(work, out, arch, jobs=jobs, ccache=ccache)
+    make = Make(work, out, arch, jobs=jobs, ccache=ccache, sandbox=sandbox)
     g = worktree_git(work)
     label = f"{arch.name}/{config.name}"
     base = applied.base.commit
@@ -51,7 +53,7 @@ def build_series(work: Path, applied: SeriesApply, arch: Arch, config: ConfigSpe
         if result.status in (FAILED, SKIPPED):
             continue
         g.checkout("-q", "--detach", result.commit)
-        plans[result.counter] = kbuild.plan_objects(make, result.applied_files)
+        plans[result.counter] = kbuild.plan_objects(make, result.applied_files, timeout_s)
 
     g.checkout("-q", "--detach", base)
     wanted = sorted({o for p in plans.values() for o in p.objects if _source_exists(work, o)})
@@ -117,7 +119,9 @@ def configure(make: Make, config: ConfigSpec, base: str, timeout_s: float, reuse
     args = [a for opt in config.enable for a in ("--enable", opt)]
     args += [a for opt in config.disable for a in ("--disable", opt)]
     if args:
-        subprocess.run([str(make.src / "scripts" / "config"), "--file", str(dotconfig), *args], check=True)
+        # scripts/config is the tree's own (a patch may change it): it runs like make.
+        _checked(make.run_tool([str(make.src / "scripts" / "config"), "--file", str(dotconfig), *args],
+                               timeout_s=timeout_s), "scripts/config")
         _checked(make.run(["olddefconfig"], timeout_s=timeout_s), "olddefconfig")
     text = dotconfig.read_text()
     missing = [o for o in config.enable if f"\nCONFIG_{o}=y" not in text and f"\nCONFIG_{o}=m" not in text]

@@ -11,7 +11,8 @@ with --emacs --show-types:
 
 which, unlike --terse, also gives the file and line in the patched tree.
 checkpatch runs with cwd and --root at the tree so it needs no git checkout,
-or with --no-tree when there is none.
+or with --no-tree when there is none.  The tree's own checkpatch.pl is code
+from the tree, so it runs in kernel.sandbox.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kernel.errors import KernelInputError, KernelToolError
+from kernel.sandbox import Sandbox
 
 TIMEOUT = 300  # seconds for one patch; checkpatch takes well under 1 s per patch
 _HEAD = re.compile(r"^(?P<src>.*?):(?P<mailline>\d+): (?P<level>ERROR|WARNING|CHECK):(?P<type>[A-Z0-9_]+): (?P<msg>.*)$")
@@ -103,17 +105,17 @@ def parse_output(label: str, text: str) -> CheckpatchResult:
 
 
 def _run_one(script: Path, tree: Path | None, label: str, mbox: str, workdir: Path,
-             index: int) -> CheckpatchResult:
+             index: int, sandbox: Sandbox) -> CheckpatchResult:
     patch_file = workdir / f"{index:04d}.patch"
     patch_file.write_text(mbox, encoding="utf-8", errors="surrogateescape")
     cmd = command(script, tree, patch_file)
+    readable = [p for p in (tree, workdir) if p is not None]
     try:
-        proc = subprocess.run(cmd, cwd=tree or workdir, capture_output=True, text=True,
-                              errors="replace", timeout=TIMEOUT, check=False)
+        proc = sandbox.run(cmd, cwd=tree or workdir, env={}, timeout_s=TIMEOUT, readable=readable)
     except FileNotFoundError as exc:
         raise KernelToolError(f"cannot run checkpatch: {exc}") from None
-    except subprocess.TimeoutExpired:
-        raise KernelToolError(f"checkpatch.pl took more than {TIMEOUT} s on patch {label}") from None
+    if proc.timed_out:
+        raise KernelToolError(f"checkpatch.pl took more than {TIMEOUT} s on patch {label}")
     # Exit 1 just means "found something"; anything else, or no summary, is a failure.
     if proc.returncode not in (0, 1) or "total:" not in proc.stdout:
         raise KernelToolError(f"checkpatch.pl failed on patch {label} (exit {proc.returncode}): "
@@ -122,14 +124,17 @@ def _run_one(script: Path, tree: Path | None, label: str, mbox: str, workdir: Pa
 
 
 def run_checkpatch(patches: list[tuple[str, str]], script: Path, tree: Path | None = None,
-                   jobs: int | None = None) -> list[CheckpatchResult]:
+                   jobs: int | None = None, sandbox: Sandbox = Sandbox()) -> list[CheckpatchResult]:
     """Check each (label, am-ready mail text) with checkpatch.pl, os.cpu_count() at a time.
 
-    Results come back in the order of `patches`.
+    The tree's own checkpatch.pl runs in `sandbox` (it is code from the tree); one the
+    user named outside the tree runs as is.  Results come back in the order of `patches`.
     """
     jobs = jobs or os.cpu_count() or 1
+    if tree is None or not script.is_relative_to(tree.resolve()):
+        sandbox = Sandbox(enabled=False)
     with tempfile.TemporaryDirectory(prefix="reviewtool-checkpatch-") as tmp, \
             ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(_run_one, script, tree, label, mbox, Path(tmp), i)
+        futures = [pool.submit(_run_one, script, tree, label, mbox, Path(tmp), i, sandbox)
                    for i, (label, mbox) in enumerate(patches)]
         return [f.result() for f in futures]

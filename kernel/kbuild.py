@@ -23,6 +23,7 @@ from pathlib import Path
 import git
 
 from kernel.make import Make
+from kernel.progress import step
 
 HEADER_USERS = 4  # objects built per changed header
 _CANDIDATES = 40  # includers asked of Kbuild per header, to find HEADER_USERS that are built
@@ -59,14 +60,14 @@ class Plan:
     header_users: dict[str, list[str]] = field(default_factory=dict)
 
 
-def plan_objects(make: Make, files: list[str]) -> Plan:
+def plan_objects(make: Make, files: list[str], timeout_s: float | None = None) -> Plan:
     """Objects to build for a patch touching `files` (paths in the worktree make.src)."""
     sources = [f for f in files if f.endswith(_SOURCE_SUFFIXES)]
     headers = [f for f in files if f.endswith(".h")]
     touched_dirs = {posixpath.dirname(f) for f in files}
     candidates = {h: _includers(make.src, h, make.arch.srcarch, touched_dirs) for h in headers}
     all_sources = sources + [c for cs in candidates.values() for c in cs]
-    built = compiled(make, all_sources)
+    built = compiled(make, all_sources, timeout_s)
     plan = Plan()
     for src in sources:
         if src in built:
@@ -84,8 +85,9 @@ def plan_objects(make: Make, files: list[str]) -> Plan:
     return plan
 
 
-def compiled(make: Make, sources: list[str]) -> dict[str, str]:
-    """source -> object for the sources that Kbuild compiles under the O= dir's config."""
+def compiled(make: Make, sources: list[str], timeout_s: float | None = None) -> dict[str, str]:
+    """source -> object for the sources that Kbuild compiles under the O= dir's config
+    (none when the query times out: a patched Makefile may hang it)."""
     if not sources:
         return {}
     dirs = set()
@@ -95,7 +97,11 @@ def compiled(make: Make, sources: list[str]) -> dict[str, str]:
             dirs.add(d)
             d = posixpath.dirname(d)
     dirs.add(".")
-    run = make.run(["rt-kbuild-query"], f"--eval={_EVAL}", f"RT_KBUILD_DIRS={' '.join(sorted(dirs))}")
+    run = make.run(["rt-kbuild-query"], f"--eval={_EVAL}", f"RT_KBUILD_DIRS={' '.join(sorted(dirs))}",
+                   timeout_s=timeout_s)
+    if run.timed_out:
+        step(f"warning: the Kbuild query timed out after {timeout_s:.0f} s: nothing built for this patch")
+        return {}
     objs: dict[str, set[str]] = {}
     subs: dict[str, set[str]] = {}
     for obj, y, m, sub in _LINE.findall(run.output):

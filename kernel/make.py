@@ -3,19 +3,19 @@
 Every call uses the same variables (ARCH, CROSS_COMPILE, W=1, CC), so Kbuild
 never rebuilds an object only because the command line changed between the
 query, the base build and the patch builds.  `-O` keeps each target's output
-together, so messages can be tied to the object that printed them.
+together, so messages can be tied to the object that printed them.  make runs
+the patched tree's Makefiles and scripts, so it runs in kernel.sandbox.
 """
 from __future__ import annotations
 
-import os
+import functools
 import shutil
-import signal
 import subprocess
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kernel.matrix import Arch
+from kernel.sandbox import Sandbox
 
 
 @dataclass
@@ -34,6 +34,7 @@ class Make:
     jobs: int = 2
     ccache: bool = True
     extra: tuple[str, ...] = ("W=1",)
+    sandbox: Sandbox = field(default_factory=Sandbox)
 
     def command(self, goals: list[str], *options: str) -> list[str]:
         cmd = ["make", "-C", str(self.src), f"O={self.out}", f"-j{self.jobs}", "-O",
@@ -43,24 +44,31 @@ class Make:
         return [*cmd, *options, *goals]
 
     def run(self, goals: list[str], *options: str, timeout_s: float | None = None) -> MakeRun:
+        return self.run_tool(self.command(goals, *options), timeout_s=timeout_s)
+
+    def run_tool(self, cmd: list[str], timeout_s: float | None = None) -> MakeRun:
+        """Run make or one of the tree's own scripts in the sandbox, writable only the
+        worktree, the O= dir and the ccache dir."""
         # Kbuild unexports LC_ALL; LANG/LC_MESSAGES=C give gcc's plain-ASCII quotes.
-        env = {**os.environ, "LANG": "C", "LC_MESSAGES": "C", "LC_CTYPE": "C",
-               "CCACHE_BASEDIR": str(self.src), "CCACHE_NOHASHDIR": "1"}
-        start = time.monotonic()
-        # A session of its own, so a timeout kills make and every compiler under it.
-        proc = subprocess.Popen(self.command(goals, *options), stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env=env, start_new_session=True)
-        try:
-            output, _ = proc.communicate(timeout=timeout_s)
-            timed_out = False
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            output, _ = proc.communicate()
-            timed_out = True
-        except BaseException:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            raise
-        return MakeRun(proc.returncode, output.decode("utf-8", "replace"),
-                       time.monotonic() - start, timed_out)
+        env = {"LANG": "C", "LC_MESSAGES": "C", "LC_CTYPE": "C"}
+        self.out.mkdir(parents=True, exist_ok=True)
+        writable = [self.src, self.out]
+        if self.ccache and (cache_dir := ccache_dir()):
+            env.update(CCACHE_DIR=str(cache_dir), CCACHE_BASEDIR=str(self.src), CCACHE_NOHASHDIR="1")
+            writable.append(cache_dir)
+        run = self.sandbox.run(cmd, cwd=self.src, env=env, timeout_s=timeout_s, writable=writable,
+                               merge_stderr=True)
+        return MakeRun(run.returncode, run.stdout, run.duration_s, run.timed_out)
+
+
+@functools.cache
+def ccache_dir() -> Path | None:
+    """ccache's cache directory (made if missing), or None without ccache."""
+    if not shutil.which("ccache"):
+        return None
+    proc = subprocess.run(["ccache", "--get-config", "cache_dir"], capture_output=True, text=True, check=False)
+    if proc.returncode or not proc.stdout.strip():
+        return None
+    path = Path(proc.stdout.strip())
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -3,8 +3,8 @@
 The worktree lives in the run directory and is locked with a reason naming
 this process; a run killed with SIGKILL leaves it behind, and the next run
 removes every reviewtool worktree whose process is gone.  Git commands in it
-run with gc.auto=0 (no `git gc --auto` rewriting the user's object store
-while we commit) and a fixed committer (CI machines often have none).
+run with GIT_ENV: none of the user's hooks or config-driven commands, gc.auto=0
+and a fixed committer (CI machines often have none).
 """
 from __future__ import annotations
 
@@ -20,12 +20,28 @@ import git
 from kernel.errors import KernelToolError
 
 _LOCK_PREFIX = "reviewtool run"
+# git runs on mail content (`git am`, `git apply`, checkouts of patched commits), so
+# nothing the user configured runs on it: no system or global config (their hooks,
+# diff/textconv/filter drivers, aliases, fsmonitor), no attributes file of the
+# system, and, set on the command line (GIT_CONFIG_COUNT, which beats the repo's
+# own config): hooks looked up in /dev/null, which can hold none; no fsmonitor;
+# safe.directory=* because the trees are the one the user named and our own
+# worktrees (and their global safe.directory list is no longer read).  gc.auto=0:
+# no `git gc --auto` rewriting the user's object store while we commit.
+_GIT_CONFIG = {
+    "gc.auto": "0",
+    "maintenance.auto": "false",
+    "core.hooksPath": os.devnull,
+    "core.fsmonitor": "false",
+    "safe.directory": "*",
+}
 GIT_ENV = {
-    "GIT_CONFIG_COUNT": "2",
-    "GIT_CONFIG_KEY_0": "gc.auto",
-    "GIT_CONFIG_VALUE_0": "0",
-    "GIT_CONFIG_KEY_1": "maintenance.auto",
-    "GIT_CONFIG_VALUE_1": "false",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_ATTR_NOSYSTEM": "1",
+    "GIT_CONFIG_COUNT": str(len(_GIT_CONFIG)),
+    **{f"GIT_CONFIG_{kind}_{i}": text for i, item in enumerate(_GIT_CONFIG.items())
+       for kind, text in zip(("KEY", "VALUE"), item)},
     "GIT_COMMITTER_NAME": "reviewtool",
     "GIT_COMMITTER_EMAIL": "reviewtool@localhost",
 }

@@ -29,6 +29,7 @@ from kernel.checkpatch import has_history
 from kernel.base import choose_base
 from kernel.matrix import available, load_arch, load_config
 from kernel.model import PatchText, SeriesBuild
+from kernel.sandbox import Sandbox
 from kernel.tree import resolve_tree
 from reviewtool import treestages
 from reviewtool.cache import StageCache
@@ -62,6 +63,7 @@ class ReviewOptions:
     build_timeout: float = 1800.0
     full_build: bool = True  # False: objects only, no vmlinux even for full_build configs
     scheduler: str | None = None  # builds on a Dask cluster: tcp://HOST:PORT, or "local"
+    sandbox: Sandbox = field(default_factory=Sandbox)  # for make and the tree's checkpatch.pl
 
 
 def progress(message: str) -> None:
@@ -101,7 +103,7 @@ def run_checkpatch(series: Series, tree: Path, opts: ReviewOptions,
             results[hit.patch] = hit
     if todo:
         progress(f"checkpatch: {len(todo)} patches ({len(series.patches) - len(todo)} cached)")
-        for result in checkpatch.run_checkpatch(todo, script, tree, jobs=opts.jobs):
+        for result in checkpatch.run_checkpatch(todo, script, tree, jobs=opts.jobs, sandbox=opts.sandbox):
             mbox = dict(todo)[result.patch]
             cache.store("checkpatch", [script_key, sha256(mbox)], result)
             results[result.patch] = result
@@ -116,7 +118,7 @@ def run_pairscan(series: Series, job: TreeJob, lazy: LazyWorktree) -> list[Patch
 def run_builds(series: Series, job: TreeJob, lazy: LazyWorktree, opts: ReviewOptions) -> list[SeriesBuild]:
     """Every arch x config, one O= directory per tree, arch and config kept across runs."""
     build_opts = BuildOptions(timeout_s=opts.build_timeout, jobs=opts.jobs or os.cpu_count() or 1,
-                              full_build=opts.full_build)
+                              full_build=opts.full_build, sandbox=opts.sandbox)
     results = []
     for arch in map(load_arch, opts.arches):
         for config in map(load_config, opts.configs):
@@ -128,7 +130,8 @@ def run_builds(series: Series, job: TreeJob, lazy: LazyWorktree, opts: ReviewOpt
 
 def run_builds_on_cluster(series: Series, job: TreeJob, opts: ReviewOptions) -> tuple[list[SeriesBuild], ClusterRun]:
     """The same builds as Dask tasks (reviewtool.cluster); where each ran is kept in the Review."""
-    build_opts = BuildOptions(timeout_s=opts.build_timeout, jobs=opts.jobs or 2, full_build=opts.full_build)
+    build_opts = BuildOptions(timeout_s=opts.build_timeout, jobs=opts.jobs or 2, full_build=opts.full_build,
+                              sandbox=opts.sandbox)
     progress(f"build: {len(opts.arches) * len(opts.configs)} arch x config tasks of {len(series.patches)} "
              f"patches on the Dask cluster {opts.scheduler}")
     return cluster_builds(opts.scheduler, job, opts.arches, opts.configs, build_opts, managed=opts.tree is None)
@@ -194,7 +197,7 @@ def run_review(thread: Thread, series: Series, opts: ReviewOptions, cache: Stage
                     builds, cluster = run_builds_on_cluster(series, job, opts)
                 else:
                     builds = run_builds(series, job, lazy, opts)
-            meta.sandbox = "none"
+            meta.sandbox = opts.sandbox.label
         else:
             skipped["build"] = "--no-build"
     versions = None

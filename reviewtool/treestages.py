@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import git
@@ -21,6 +21,7 @@ from kernel.apply import apply_series
 from kernel.build import build_series
 from kernel.matrix import Arch, ConfigSpec
 from kernel.model import BaseChoice, BuildResult, PatchText, SeriesApply, SeriesBuild
+from kernel.sandbox import Sandbox
 from kernel.worktree import worktree
 from reviewtool.cache import StageCache, content_key
 
@@ -45,6 +46,7 @@ class BuildOptions:
     jobs: int
     ccache: bool = True
     full_build: bool = True  # False: never vmlinux, even for full_build configs
+    sandbox: Sandbox = field(default_factory=Sandbox)  # every make runs in it
 
 
 def build_dir(cache_dir: Path, tree: Path, arch: str, config: str) -> Path:
@@ -87,7 +89,8 @@ def builds(job: TreeJob, lazy: LazyWorktree, arch: Arch, config: ConfigSpec, out
         if not fresh:
             work, done = lazy.get()
             fresh[first] = build_series(work, done, arch, config, out, first=first, timeout_s=opts.timeout_s,
-                                        jobs=opts.jobs, ccache=opts.ccache, full_build=full)
+                                        jobs=opts.jobs, ccache=opts.ccache, full_build=full,
+                                        sandbox=opts.sandbox)
         return next(iter(fresh.values()))
 
     def patch_result(counter: int) -> BuildResult:

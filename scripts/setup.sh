@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # All set-up on a fresh Debian 12 machine: Debian packages (kernel source,
-# cross compiler, build tools, checkpatch's needs, chromium for the report
+# cross compiler, build tools, bubblewrap, checkpatch's needs, chromium for the report
 # test, git-email for the drafts test), then a virtualenv in .venv with
 # reviewtool installed (non-editable, as a user would have it).
 # Idempotent: a second run installs nothing new and takes a few seconds.
@@ -12,6 +12,7 @@ DEBS=(
   linux-source-6.1          # the managed default kernel tree (a tarball in /usr/src)
   gcc-aarch64-linux-gnu     # arm64 cross compiler
   ccache sparse             # incremental rebuilds, C=1 checks
+  bubblewrap                # the sandbox every build and the tree's checkpatch.pl run in
   coccinelle                # spatch, for the pair-scan benchmark
   git-email                 # git send-email --dry-run accepts the reply drafts
   chromium                  # headless check of report.html

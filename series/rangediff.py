@@ -63,7 +63,9 @@ class _Git:
 
     def __init__(self, tree: Path, scratch: Path):
         self.tree, self.scratch = tree, scratch
-        self.env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1"}
+        # The commits hold mail content: none of the user's config-driven commands
+        # (diff/textconv drivers, hooks, fsmonitor) may run on them.
+        self.env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull}
         common = self.run("rev-parse", "--path-format=absolute", "--git-common-dir").strip()
         (scratch / "objects").mkdir()
         self.env.update(_FIXED_IDENTITY, GIT_OBJECT_DIRECTORY=str(scratch / "objects"),

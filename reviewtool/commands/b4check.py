@@ -24,6 +24,7 @@ from kernel.checkpatch import find_checkpatch, has_history, run_checkpatch
 from kernel.pairdiff import series_pair_findings
 from kernel.pairrules import load_rules
 from kernel.tree import open_user_tree, resolve_tree
+from reviewtool.commands._sandbox import sandbox_from_args
 from reviewtool.commands.check import add_check_arguments, check_arguments
 from reviewtool.errors import UsageError
 from reviewtool.findings import checkpatch_findings, counter_of, exit_code, pairscan_findings
@@ -113,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
     checks, found = [], []
     if not args.no_checkpatch:
         script = find_checkpatch(tree, args.checkpatch)
-        (result,) = run_checkpatch([(label, mail)], script, tree, jobs=1)
+        (result,) = run_checkpatch([(label, mail)], script, tree, jobs=1, sandbox=sandbox_from_args(args))
         files = {counter_of(label): parse_diff(diff, where=f"patch {label}")}
         found += checkpatch_findings([result], files, has_history(tree))
         checks.append(b4_check("reviewtool-checkpatch", found, "passed all checks"))

@@ -9,6 +9,12 @@ the W=1 warnings that the base build did not have.
 
 Results are cached by (base, the patches up to this one, arch, config), so a
 re-run redoes only what changed; with nothing changed it builds nothing.
+
+A patch can change any Makefile or script, so make runs under bubblewrap: no
+network, the file system read-only except the worktree, the O= and ccache
+directories, an empty home and /tmp, limits on CPU time, wall time
+(--build-timeout), file size, memory and processes.  Without a working
+bubblewrap the build is refused (exit 3) unless --no-sandbox is given.
 """
 from __future__ import annotations
 
@@ -21,6 +27,7 @@ from kernel.build import DEFAULT_TIMEOUT_S
 from kernel.matrix import available, load_arch, load_config
 from kernel.model import SeriesApply, SeriesBuild
 from reviewtool import treestages
+from reviewtool.commands._sandbox import add_sandbox_argument, sandbox_from_args
 from reviewtool.commands._source import add_source_arguments
 from reviewtool.commands.apply import add_tree_arguments, prepare
 from reviewtool.errors import UsageError
@@ -31,6 +38,7 @@ from reviewtool.treestages import BuildOptions, LazyWorktree
 EPILOG = """examples:
   reviewtool build --bundled pte-v3                 # x86_64 and arm64, mm-on and mm-off
   reviewtool build --bundled pte-v3 --arch arm64 --config mm-off --json
+  reviewtool build --bundled pte-v3 --arch x86_64 --config mm-off --no-sandbox   # patches you trust, no bwrap
   git format-patch --thread --stdout v6.1..HEAD > s.mbox && reviewtool build --mbox s.mbox --tree . --base v6.1
 
 exit status: 0 no errors and no new warnings, 1 errors, new warnings, time-outs,
@@ -54,6 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-full-build", action="store_true",
                         help="skip vmlinux at the base and tip, even for full_build configs")
     parser.add_argument("--no-ccache", action="store_true", help="compile without ccache")
+    add_sandbox_argument(parser)
     parser.add_argument("-j", "--jobs", type=int, default=2, metavar="N", help="make -jN (default: 2)")
     parser.add_argument("--json", action="store_true", help="machine output on stdout")
     parser.set_defaults(command_module=sys.modules[__name__])
@@ -64,20 +73,22 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--jobs and --build-timeout must be positive")
     arches = [load_arch(a) for a in args.arch or available("arches")]
     configs = [load_config(c) for c in args.config or available("configs")]
+    sandbox = sandbox_from_args(args)
+    sandbox.require()  # before the slow steps
     series, job = prepare(args, "build")
     opts = BuildOptions(timeout_s=args.build_timeout, jobs=args.jobs, ccache=not args.no_ccache,
-                        full_build=not args.no_full_build)
+                        full_build=not args.no_full_build, sandbox=sandbox)
     with contextlib.ExitStack() as stack:
         lazy = LazyWorktree(job, stack)
         applied = treestages.applied(job, lazy)
         builds = [treestages.builds(job, lazy, arch, config, job.run_dir / "build" / f"{arch.name}-{config.name}", opts)
                   for arch in arches for config in configs]
-    results = {"apply": applied, "builds": builds}
+    results = {"sandbox": sandbox.label, "apply": applied, "builds": builds}
     write_atomic(job.run_dir / "build.json", dumps(results) + "\n")
     if args.json:
         print(json.dumps(json.loads(dumps(results)), indent=1))
     else:
-        print(format_table(applied, builds))
+        print(f"sandbox: {sandbox.label}\n{format_table(applied, builds)}")
     return exit_code(series_findings(series) + apply_findings(applied) + build_findings(builds))
 
 

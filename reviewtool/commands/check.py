@@ -19,6 +19,7 @@ from kernel.pairdiff import PatchPairFinding, series_pair_findings
 from kernel.pairrules import DEFAULT_RULES, load_rules
 from kernel.progress import step
 from kernel.tree import open_user_tree, resolve_tree
+from reviewtool.commands._sandbox import add_sandbox_argument, sandbox_from_args
 from reviewtool.commands._source import add_source_arguments, series_from_args
 from reviewtool.errors import UsageError
 from reviewtool.findings import (NEEDS_HISTORY, checkpatch_findings, counter_of, exit_code, missing_text,
@@ -31,6 +32,9 @@ EPILOG = """examples:
   reviewtool check --bundled pte-v3 --tree ~/linux --json
   reviewtool check --bundled pte-v3 --no-pairs --checkpatch ~/linux/scripts/checkpatch.pl   # no tree
   reviewtool check --bundled pte-v3 --no-checkpatch  # the pair scan alone
+
+The tree's own checkpatch.pl runs under bubblewrap (see `reviewtool build --help`);
+without bubblewrap it is refused unless --no-sandbox is given.
 
 exit status: 0 clean, 1 findings (checkpatch ERROR or WARNING, a pair imbalance of high or medium
 confidence, a missing patch, the kernel test robot's errors; CHECK is shown, not counted), 2 bad input,
@@ -64,6 +68,7 @@ def add_check_arguments(parser: argparse.ArgumentParser) -> None:
     add_rules_argument(parser)
     parser.add_argument("--no-checkpatch", action="store_true", help="skip checkpatch.pl")
     parser.add_argument("--no-pairs", action="store_true", help="skip the pair scan")
+    add_sandbox_argument(parser)
 
 
 def check_arguments(args: argparse.Namespace) -> None:
@@ -88,7 +93,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_checkpatch:
         script = find_checkpatch(tree, args.checkpatch)
         step(f"checkpatch: {len(labels)} patches with {script}")
-        checks = run_checkpatch([(lb, p.mbox) for lb, p in zip(labels, series.patches)], script, tree, args.jobs)
+        checks = run_checkpatch([(lb, p.mbox) for lb, p in zip(labels, series.patches)], script, tree, args.jobs,
+                                sandbox_from_args(args))
     if not args.no_pairs:
         step(f"pair scan: {len(labels)} patches" + (f" on top of {tree}" if tree else ", hunks only (no tree)"))
         pairs = series_pair_findings([(lb, p.diff) for lb, p in zip(labels, series.patches)], tree, rules)

@@ -10,6 +10,7 @@ from kernel.matrix import available
 from kernel.tree import default_cache_dir, open_user_tree
 from reviewtool.cache import StageCache
 from reviewtool.cluster import check_scheduler
+from reviewtool.commands._sandbox import add_sandbox_argument, sandbox_from_args
 from reviewtool.commands._source import add_source_arguments, load_from_args, output_dir
 from reviewtool.commands.check import check_arguments
 from reviewtool.commands.diff import load_revisions
@@ -64,6 +65,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "`dask scheduler`, or 'local' for a local cluster (default: in this process)")
     parser.add_argument("--no-checks", action="store_true", help="skip checkpatch and the pair scan")
     parser.add_argument("--checkpatch", type=Path, metavar="PATH", help="checkpatch.pl to use")
+    add_sandbox_argument(parser)
     parser.add_argument("--previous", action="append", default=[], metavar="SOURCE",
                         help="an earlier version's thread (mbox, Message-ID, or bundled:NAME); repeatable")
     parser.add_argument("--from", dest="mail_from", metavar="'NAME <EMAIL>'",
@@ -102,6 +104,9 @@ def _sender(given: str | None) -> str:
 
 def run(args: argparse.Namespace) -> int:
     check_arguments(args)
+    sandbox = sandbox_from_args(args)
+    if not (args.no_build and args.no_checks):
+        sandbox.require()  # no bubblewrap: refused now, not after fetching and applying
     sender = _sender(args.mail_from)  # a bad --from or --tree fails now, not after the builds
     if args.tree:
         open_user_tree(args.tree)
@@ -119,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
         run_dir=run_dir.resolve(), cache_dir=cache_dir.resolve(), tree=args.tree, base=args.base,
         arches=args.arch or available("arches"), configs=args.config or available("configs"),
         build=not args.no_build, checks=not args.no_checks, checkpatch_script=args.checkpatch,
-        jobs=args.jobs, scheduler=args.scheduler, full_build=not args.no_full_build)
+        jobs=args.jobs, scheduler=args.scheduler, full_build=not args.no_full_build, sandbox=sandbox)
     earlier = load_revisions(_previous_sources(args.previous), args.midmask, args.timeout)
     review = run_review(thread, series, opts, cache, earlier)
     if review.versions is not None:
