@@ -16,8 +16,10 @@ import subprocess
 from pathlib import Path
 
 from kernel import kbuild, warnings
+from kernel.ccachestats import stats_log
 from kernel.errors import KernelToolError
 from kernel.kbuild import Plan
+from kernel.locks import held
 from kernel.make import Make, MakeRun
 from kernel.matrix import Arch, ConfigSpec
 from kernel.model import FAILED, SKIPPED, BuildResult, Diagnostic, SeriesApply, SeriesBuild
@@ -32,11 +34,22 @@ def build_series(work: Path, applied: SeriesApply, arch: Arch, config: ConfigSpe
                  full_build: bool | None = None, first: int = 1) -> SeriesBuild:
     """Build base, each patch from counter `first` on, and (full_build) the tip.
 
-    `out` is the O= dir.  Patches before `first` are left out (the caller has
-    their results cached); the base is built for the objects of the rest only.
+    `out` is the O= dir, locked for the whole call: two makes in one O= dir
+    would corrupt it, so an overlapping run waits.  Patches before `first` are
+    left out (the caller has their results cached); the base is built for the
+    objects of the rest only.
     """
+    with held(out.parent / f"{out.name}.lock", f"build {arch.name}/{config.name}: waiting for another run "
+              f"building in {out}"):
+        return _build_series(work, applied, arch, config, out, timeout_s=timeout_s, jobs=jobs,
+                             ccache=ccache, full_build=full_build, first=first)
+
+
+def _build_series(work: Path, applied: SeriesApply, arch: Arch, config: ConfigSpec, out: Path, *,
+                  timeout_s: float, jobs: int, ccache: bool, full_build: bool | None, first: int) -> SeriesBuild:
     full = config.full_build if full_build is None else full_build
-    make = Make(work, out, arch, jobs=jobs, ccache=ccache)
+    make = Make(work, out, arch, jobs=jobs, ccache=ccache, env={"CCACHE_STATSLOG": str(stats_log(out))})
+    stats_log(out).unlink(missing_ok=True)  # counts this call's compilations only
     g = worktree_git(work)
     label = f"{arch.name}/{config.name}"
     base = applied.base.commit

@@ -12,7 +12,7 @@ import shutil
 import signal
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kernel.matrix import Arch
@@ -34,6 +34,7 @@ class Make:
     jobs: int = 2
     ccache: bool = True
     extra: tuple[str, ...] = ("W=1",)
+    env: dict[str, str] = field(default_factory=dict)  # added to the environment, e.g. CCACHE_STATSLOG
 
     def command(self, goals: list[str], *options: str) -> list[str]:
         cmd = ["make", "-C", str(self.src), f"O={self.out}", f"-j{self.jobs}", "-O",
@@ -45,7 +46,7 @@ class Make:
     def run(self, goals: list[str], *options: str, timeout_s: float | None = None) -> MakeRun:
         # Kbuild unexports LC_ALL; LANG/LC_MESSAGES=C give gcc's plain-ASCII quotes.
         env = {**os.environ, "LANG": "C", "LC_MESSAGES": "C", "LC_CTYPE": "C",
-               "CCACHE_BASEDIR": str(self.src), "CCACHE_NOHASHDIR": "1"}
+               "CCACHE_BASEDIR": str(self.src), "CCACHE_NOHASHDIR": "1", **self.env}
         start = time.monotonic()
         # A session of its own, so a timeout kills make and every compiler under it.
         proc = subprocess.Popen(self.command(goals, *options), stdout=subprocess.PIPE,

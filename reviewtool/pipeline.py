@@ -32,6 +32,7 @@ from reviewtool import treestages
 from reviewtool.cache import StageCache
 from reviewtool.diffreport import version_report
 from reviewtool.jsondata import to_jsonable
+from reviewtool.timing import Timings
 from reviewtool.treestages import BuildOptions, LazyWorktree, TreeJob
 from series.assemble import assemble_series
 from series.comments import extract_comments
@@ -106,7 +107,8 @@ def run_pairscan(series: Series, job: TreeJob, lazy: LazyWorktree) -> list[dict[
             for p in series.patches]
 
 
-def run_builds(series: Series, job: TreeJob, lazy: LazyWorktree, opts: ReviewOptions) -> list[SeriesBuild]:
+def run_builds(series: Series, job: TreeJob, lazy: LazyWorktree, opts: ReviewOptions,
+               timings: Timings) -> list[SeriesBuild]:
     """Every arch x config, one O= directory per tree, arch and config kept across runs."""
     tree_id = sha256(str(job.tree.resolve()))[:12]
     build_opts = BuildOptions(timeout_s=opts.build_timeout, jobs=opts.jobs or os.cpu_count() or 1)
@@ -115,13 +117,15 @@ def run_builds(series: Series, job: TreeJob, lazy: LazyWorktree, opts: ReviewOpt
         for config in map(load_config, opts.configs):
             progress(f"build {arch.name}/{config.name}: base and {len(series.patches)} patches")
             out = opts.cache_dir / "builds" / tree_id / f"{arch.name}-{config.name}"
-            results.append(treestages.builds(job, lazy, arch, config, out, build_opts))
+            with timings.stage(f"build {arch.name}/{config.name}") as clock:
+                results.append(treestages.builds(job, lazy, arch, config, out, build_opts, clock))
     return results
 
 
 def run_review(thread: Thread, series: Series, opts: ReviewOptions, cache: StageCache,
-               earlier: list[Series]) -> dict[str, Any]:
-    """All stages for one revision of a thread; returns the dict written as results.json."""
+               earlier: list[Series], timings: Timings) -> dict[str, Any]:
+    """All stages for one revision of a thread; returns the dict written as results.json
+    (its "timings" are those of `timings` so far: the caller adds report and drafts)."""
     started = datetime.datetime.now(datetime.timezone.utc)
     results: dict[str, Any] = {"meta": {
         "tool": f"reviewtool {version('reviewtool')}",
@@ -132,7 +136,8 @@ def run_review(thread: Thread, series: Series, opts: ReviewOptions, cache: Stage
     results["series"] = to_jsonable(series)
     progress(f"v{series.revision}: {len(series.patches)} of {series.expected} patches"
              + (f", missing {', '.join(series.label(n) for n in series.missing)}" if series.missing else ""))
-    results["comments"] = to_jsonable(load_comments(series, series_key, cache))
+    with timings.stage("comments"):
+        results["comments"] = to_jsonable(load_comments(series, series_key, cache))
 
     tree = resolve_tree(opts.tree)
     results["meta"]["tree"] = str(tree)
@@ -142,21 +147,35 @@ def run_review(thread: Thread, series: Series, opts: ReviewOptions, cache: Stage
         progress(f"base: {base.warning}")
     job = TreeJob(patch_texts(series), tree, base, opts.run_dir, cache)
     with contextlib.ExitStack() as stack:  # the worktree, if a stage missed the cache
-        lazy = LazyWorktree(job, stack)
+        lazy = LazyWorktree(job, stack, timings)
         progress(f"apply: {len(series.patches)} patches on {base.describe}")
-        results["apply"] = to_jsonable(treestages.applied(job, lazy))
+        with timings.stage("apply") as clock:
+            results["apply"] = to_jsonable(treestages.applied(job, lazy))
+            clock.detail = _cached_detail(cache, "apply")
         if opts.checks:
-            results["checkpatch"] = to_jsonable(run_checkpatch(series, tree, opts, cache))
+            with timings.stage("checkpatch") as clock:
+                results["checkpatch"] = to_jsonable(run_checkpatch(series, tree, opts, cache))
+                clock.detail = _cached_detail(cache, "checkpatch")
             progress("pair scan: functions the patches touch, before and after")
-            results["pairscan"] = run_pairscan(series, job, lazy)
+            with timings.stage("pair scan") as clock:
+                results["pairscan"] = run_pairscan(series, job, lazy)
+                clock.detail = _cached_detail(cache, "pairscan")
         else:
             results["checkpatch"] = results["pairscan"] = {"status": "skipped", "reason": "--no-checks"}
         if opts.build:
-            results["build"] = to_jsonable(run_builds(series, job, lazy, opts))
+            results["build"] = to_jsonable(run_builds(series, job, lazy, opts, timings))
         else:
             results["build"] = {"status": "skipped", "reason": "--no-build"}
     if earlier:
         progress(f"versions: v{', v'.join(str(s.revision) for s in earlier)} -> v{series.revision}")
-        results["versions"] = version_report([*earlier, series])
+        with timings.stage("versions", f"{len(earlier)} earlier"):
+            results["versions"] = version_report([*earlier, series])
     results["meta"]["finished"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    results["timings"] = timings.as_json()
     return results
+
+
+def _cached_detail(cache: StageCache, stage: str) -> str:
+    """"12 of 15 cached": how much of a stage the stage cache answered."""
+    hits, misses = cache.hits.count(stage), cache.misses.count(stage)
+    return f"{hits} of {hits + misses} cached" if hits + misses else ""

@@ -1,9 +1,9 @@
 """The stages that need the kernel tree, cached so that a re-run makes no worktree at all.
 
 apply, the builds and the pair scan all read the series applied in a
-worktree; making one costs a checkout of ~80k files. Each stage is looked up
-in the cache by content first (base commit, the patch mails up to the one
-concerned, arch/config/rules files), and only a miss makes the worktree,
+worktree (the tree's persistent one, moved to the base). Each stage is looked
+up in the cache by content first (base commit, the patch mails up to the one
+concerned, arch/config/rules files), and only a miss takes the worktree,
 once per run, through `LazyWorktree`. Used by `reviewtool apply`, `build`
 and `review` alike.
 """
@@ -19,10 +19,12 @@ import git
 from kernel import pairdiff, pairrules
 from kernel.apply import apply_series
 from kernel.build import build_series
+from kernel.ccachestats import read_stats, stats_log
 from kernel.matrix import Arch, ConfigSpec
 from kernel.model import BaseChoice, BuildResult, PatchText, SeriesApply, SeriesBuild
-from kernel.worktree import worktree
+from kernel.worktree import persistent_worktree
 from reviewtool.cache import StageCache, content_key
+from reviewtool.timing import StageClock, Timings
 
 
 @dataclass
@@ -48,16 +50,20 @@ class BuildOptions:
 
 
 class LazyWorktree:
-    """The worktree with the series applied, made on first use and removed with `stack`."""
+    """The worktree with the series applied, taken on first use and released with `stack`.
 
-    def __init__(self, job: TreeJob, stack: contextlib.ExitStack) -> None:
+    Its checkout is timed as stage "worktree", inside whichever stage needed it first.
+    """
+
+    def __init__(self, job: TreeJob, stack: contextlib.ExitStack, timings: Timings | None = None) -> None:
         self.job, self.stack = job, stack
+        self.timings = timings or Timings()
         self._state: tuple[Path, SeriesApply] | None = None
 
     def get(self) -> tuple[Path, SeriesApply]:
         if self._state is None:
-            work = self.stack.enter_context(
-                worktree(self.job.tree, self.job.run_dir / "worktree", self.job.base.commit))
+            with self.timings.stage("worktree", "persistent worktree moved to the base"):
+                work = self.stack.enter_context(persistent_worktree(self.job.tree, self.job.base.commit))
             self._state = work, apply_series(work, self.job.base, self.job.patches)
         return self._state
 
@@ -69,9 +75,10 @@ def applied(job: TreeJob, lazy: LazyWorktree) -> SeriesApply:
 
 
 def builds(job: TreeJob, lazy: LazyWorktree, arch: Arch, config: ConfigSpec, out: Path,
-           opts: BuildOptions) -> SeriesBuild:
+           opts: BuildOptions, clock: StageClock | None = None) -> SeriesBuild:
     """One arch x config. Each patch's result is cached by the mails up to it, so a
-    changed patch N rebuilds from N on; the base/tip part by all of them."""
+    changed patch N rebuilds from N on; the base/tip part by all of them. `clock`
+    gets ccache's hit rate, or "cached" when nothing was built."""
     full = config.full_build and opts.full_build
     common = [job.base.commit, arch.digest, config.digest, full]
     hashes = job.patch_hashes()
@@ -93,6 +100,9 @@ def builds(job: TreeJob, lazy: LazyWorktree, arch: Arch, config: ConfigSpec, out
     head = job.cache.get_or_compute(
         "build-head", [*common, hashes], SeriesBuild,
         lambda: _head_only(build_from(1)))
+    if clock is not None:
+        stats = read_stats(stats_log(out)) if fresh else None
+        clock.detail = stats.describe() if stats else ("built" if fresh else "cached")
     return SeriesBuild(head.arch, head.config, head.missing_options, head.base, patches, head.tip)
 
 

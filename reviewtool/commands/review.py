@@ -18,6 +18,7 @@ from reviewtool.errors import EXIT_CLEAN, EXIT_FINDINGS
 from reviewtool.jsondata import write_atomic
 from reviewtool.pipeline import ReviewOptions, load_series, progress, run_review
 from reviewtool.report import count_findings, write_report
+from reviewtool.timing import Timings
 from series.load import bundled_thread_path
 
 PLACEHOLDER_FROM = "Reviewer <reviewer@example.invalid>"
@@ -92,9 +93,12 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         output_dir(args.out, "--out", create=False)  # made once the thread is known good
     cache_dir = output_dir(args.cache_dir, "--cache-dir") if args.cache_dir else default_cache_dir()
-    thread = load_from_args(args)
+    timings = Timings()
+    with timings.stage("thread"):
+        thread = load_from_args(args)
     cache = StageCache(cache_dir, enabled=not args.no_cache)
-    series = load_series(thread, args.revision, cache)
+    with timings.stage("series"):
+        series = load_series(thread, args.revision, cache)
     run_dir = output_dir(args.out or Path("runs") / f"{slug(series.subject, 'series')}-v{series.revision}", "--out")
     (run_dir / "thread.mbox").write_bytes(thread.raw)
     opts = ReviewOptions(
@@ -102,14 +106,22 @@ def run(args: argparse.Namespace) -> int:
         arches=args.arch or available("arches"), configs=args.config or available("configs"),
         build=not args.no_build, checks=not args.no_checks, checkpatch_script=args.checkpatch,
         jobs=args.jobs)
-    earlier = load_revisions(_previous_sources(args.previous), args.midmask, args.timeout)
-    results = run_review(thread, series, opts, cache, earlier)
+    with timings.stage("previous", f"{len(args.previous)} threads"):
+        earlier = load_revisions(_previous_sources(args.previous), args.midmask, args.timeout)
+    results = run_review(thread, series, opts, cache, earlier, timings)
     if "versions" in results:
-        write_version_report(results["versions"], run_dir / "versions")
+        with timings.stage("versions report"):
+            write_version_report(results["versions"], run_dir / "versions")
+    with timings.stage("report"):
+        written = write_report(results, run_dir)
+    with timings.stage("drafts"):
+        written += write_drafts(results, series, run_dir, sender, thread.messages)
+    # Written last, so its timings include the report and the drafts.
+    results["timings"] = timings.as_json()
     write_atomic(run_dir / "results.json", json.dumps(results, indent=1, ensure_ascii=False) + "\n")
-    written = write_report(results, run_dir)
-    written += write_drafts(results, series, run_dir, sender, thread.messages)
     findings = count_findings(results)
+    for line in timings.summary():
+        progress(f"time: {line}")
     for path in written:
         progress(f"wrote {path}")
     progress(f"{findings} findings; report: {run_dir / 'report.html'}")
