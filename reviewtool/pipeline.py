@@ -16,8 +16,10 @@ from __future__ import annotations
 import contextlib
 import datetime
 import hashlib
+import json
 import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
@@ -107,19 +109,31 @@ def run_pairscan(series: Series, job: TreeJob, lazy: LazyWorktree) -> list[dict[
             for p in series.patches]
 
 
+def run_checks(series: Series, job: TreeJob, lazy: LazyWorktree, opts: ReviewOptions,
+               timings: Timings) -> dict[str, Any]:
+    """checkpatch and the pair scan: {"checkpatch": ..., "pairscan": ...}."""
+    with timings.stage("checkpatch") as clock:
+        checkpatch_results = to_jsonable(run_checkpatch(series, job.tree, opts, job.cache))
+        clock.detail = _cached_detail(job.cache, "checkpatch")
+    progress("pair scan: functions the patches touch, before and after")
+    with timings.stage("pair scan") as clock:
+        pairscan = run_pairscan(series, job, lazy)
+        clock.detail = _cached_detail(job.cache, "pairscan")
+    return {"checkpatch": checkpatch_results, "pairscan": pairscan}
+
+
 def run_builds(series: Series, job: TreeJob, lazy: LazyWorktree, opts: ReviewOptions,
                timings: Timings) -> list[SeriesBuild]:
-    """Every arch x config, one O= directory per tree, arch and config kept across runs."""
+    """Every arch x config, built side by side; one O= directory per tree, arch and config
+    kept across runs (and locked while a run builds in it)."""
     tree_id = sha256(str(job.tree.resolve()))[:12]
     build_opts = BuildOptions(timeout_s=opts.build_timeout, jobs=opts.jobs or os.cpu_count() or 1)
-    results = []
-    for arch in map(load_arch, opts.arches):
-        for config in map(load_config, opts.configs):
-            progress(f"build {arch.name}/{config.name}: base and {len(series.patches)} patches")
-            out = opts.cache_dir / "builds" / tree_id / f"{arch.name}-{config.name}"
-            with timings.stage(f"build {arch.name}/{config.name}") as clock:
-                results.append(treestages.builds(job, lazy, arch, config, out, build_opts, clock))
-    return results
+    targets = [(arch, config, opts.cache_dir / "builds" / tree_id / f"{arch.name}-{config.name}")
+               for arch in map(load_arch, opts.arches) for config in map(load_config, opts.configs)]
+    progress(f"build {', '.join(f'{a.name}/{c.name}' for a, c, _ in targets)}: base and "
+             f"{len(series.patches)} patches")
+    with timings.stage("builds", f"{len(targets)} arch/configs side by side"):
+        return treestages.builds(job, lazy, targets, build_opts, timings)
 
 
 def run_review(thread: Thread, series: Series, opts: ReviewOptions, cache: StageCache,
@@ -139,10 +153,13 @@ def run_review(thread: Thread, series: Series, opts: ReviewOptions, cache: Stage
     with timings.stage("comments"):
         results["comments"] = to_jsonable(load_comments(series, series_key, cache))
 
-    tree = resolve_tree(opts.tree)
+    with timings.stage("tree"):
+        tree = resolve_tree(opts.tree)
     results["meta"]["tree"] = str(tree)
-    base = choose_base(tree, [p.mbox for p in series.patches], opts.base, series.base_commit,
-                       series.base_hint)
+    with timings.stage("base") as clock:
+        base = choose_base(tree, [p.mbox for p in series.patches], opts.base, series.base_commit,
+                           series.base_hint)
+        clock.detail = base.source
     if base.warning:
         progress(f"base: {base.warning}")
     job = TreeJob(patch_texts(series), tree, base, opts.run_dir, cache)
@@ -152,24 +169,24 @@ def run_review(thread: Thread, series: Series, opts: ReviewOptions, cache: Stage
         with timings.stage("apply") as clock:
             results["apply"] = to_jsonable(treestages.applied(job, lazy))
             clock.detail = _cached_detail(cache, "apply")
-        if opts.checks:
-            with timings.stage("checkpatch") as clock:
-                results["checkpatch"] = to_jsonable(run_checkpatch(series, tree, opts, cache))
-                clock.detail = _cached_detail(cache, "checkpatch")
-            progress("pair scan: functions the patches touch, before and after")
-            with timings.stage("pair scan") as clock:
-                results["pairscan"] = run_pairscan(series, job, lazy)
-                clock.detail = _cached_detail(cache, "pairscan")
-        else:
+        # The checks read mails and commits only, so they run while the builds check out and make.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            checks = pool.submit(run_checks, series, job, lazy, opts, timings) if opts.checks else None
             results["checkpatch"] = results["pairscan"] = {"status": "skipped", "reason": "--no-checks"}
-        if opts.build:
-            results["build"] = to_jsonable(run_builds(series, job, lazy, opts, timings))
-        else:
-            results["build"] = {"status": "skipped", "reason": "--no-build"}
+            if opts.build:
+                results["build"] = to_jsonable(run_builds(series, job, lazy, opts, timings))
+            else:
+                results["build"] = {"status": "skipped", "reason": "--no-build"}
+            if checks:
+                results.update(checks.result())
     if earlier:
         progress(f"versions: v{', v'.join(str(s.revision) for s in earlier)} -> v{series.revision}")
-        with timings.stage("versions", f"{len(earlier)} earlier"):
-            results["versions"] = version_report([*earlier, series])
+        with timings.stage("versions", f"{len(earlier)} earlier") as clock:
+            revisions = [*earlier, series]
+            results["versions"] = cache.get_or_compute(
+                "versions", [sha256(json.dumps(to_jsonable(revisions), sort_keys=True))], dict[str, Any],
+                lambda: version_report(revisions))
+            clock.detail += f"; {_cached_detail(cache, 'versions')}"
     results["meta"]["finished"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     results["timings"] = timings.as_json()
     return results

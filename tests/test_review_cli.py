@@ -90,3 +90,18 @@ def test_rerun_takes_stages_from_the_cache(run: tuple[Path, Path, str], tmp_path
         assert again[stage] == first_results[stage], stage
     # Nothing changed, so no worktree was made and nothing re-applied.
     assert "apply  1:" in first and "apply  1:" not in proc.stderr
+    stages = {t["stage"]: t for t in again["timings"]}
+    assert "worktree" not in stages and stages["checkpatch"]["detail"] == "14 of 14 cached"
+    assert "time: checkpatch" in proc.stderr
+
+
+def test_timings_name_every_stage_that_ran(run: tuple[Path, Path, str]) -> None:
+    results = json.loads((run[0] / "results.json").read_text())
+    stages = [t["stage"] for t in results["timings"]]
+    for stage in ("thread", "series", "comments", "worktree", "apply", "checkpatch", "pair scan",
+                  "versions", "report", "drafts"):
+        assert stage in stages, stage
+    assert all(t["seconds"] >= 0 and isinstance(t["detail"], str) for t in results["timings"])
+    apply = next(t for t in results["timings"] if t["stage"] == "apply")
+    worktree = next(t for t in results["timings"] if t["stage"] == "worktree")
+    assert apply["seconds"] >= worktree["seconds"]  # the worktree was taken inside the apply stage
