@@ -64,8 +64,9 @@ def _review(reviewtool: Path, cache: Path, out: Path, series: str, extra: list[s
             "timings": results.get("timings", [])}
 
 
-def measure(reviewtool: Path, label: str) -> dict:
-    """The three runs with `reviewtool` on a fresh cache that links the managed tree in."""
+def measure(reviewtool: Path, label: str, save: Path | None = None) -> dict:
+    """The three runs with `reviewtool` on a fresh cache that links the managed tree in;
+    the figures so far are written to `save` after each run."""
     tree = managed_tree()
     figures = {"version": label, "runs": {}}
     with tempfile.TemporaryDirectory(prefix="bench-review-", dir=tree.parent) as tmp:
@@ -76,6 +77,8 @@ def measure(reviewtool: Path, label: str) -> dict:
             print(f"bench: {label}: {name} ...", file=sys.stderr, flush=True)
             figures["runs"][name] = _review(reviewtool, cache, Path(tmp) / name.split()[0], series, extra)
             print(f"bench: {label}: {name}: {figures['runs'][name]['wall']} s", file=sys.stderr, flush=True)
+            if save:
+                save.write_text(json.dumps(figures, indent=1) + "\n")
     return figures
 
 
@@ -102,11 +105,10 @@ def main() -> None:
     args = parser.parse_args()
     figures = [json.loads(args.load.read_text())] if args.load else []
     if args.baseline:
-        figures.append(measure(args.baseline / ".venv" / "bin" / "reviewtool", f"before ({args.baseline.name})"))
+        figures.append(measure(args.baseline / ".venv" / "bin" / "reviewtool", f"before ({args.baseline.name})",
+                               args.save if args.only_baseline else None))
     if not args.only_baseline:
-        figures.append(measure(Path(sys.executable).with_name("reviewtool"), "this checkout"))
-    if args.save:
-        args.save.write_text(json.dumps(figures[-1], indent=1) + "\n")
+        figures.append(measure(Path(sys.executable).with_name("reviewtool"), "this checkout", args.save))
     show(figures)
 
 
