@@ -8,9 +8,7 @@ makes run with it.
 """
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,17 +31,16 @@ def stats_log(out: Path) -> Path:
 
 
 def read_stats(log: Path) -> CcacheStats | None:
-    """Hits and misses recorded in `log`; None without ccache or a log."""
-    if not (shutil.which("ccache") and log.is_file()):
+    """Hits and misses recorded in `log`; None without a log (no ccache, or nothing compiled).
+
+    The log is ccache's own: per compilation a "# source" line, then one
+    counter name per line ("direct_cache_hit", "cache_miss", ...). `ccache
+    --show-log-stats` only prints it for people (`--print-stats` would print
+    the global counters), so the counters are read here.
+    """
+    try:
+        counters = Counter(line.strip() for line in log.read_text(errors="replace").splitlines()
+                           if line and not line.startswith("#"))
+    except OSError:
         return None
-    proc = subprocess.run(["ccache", "--show-log-stats", "--print-stats"], capture_output=True, text=True,
-                          env={**os.environ, "CCACHE_STATSLOG": str(log)}, check=False)
-    if proc.returncode:
-        return None
-    counters = {}
-    for line in proc.stdout.splitlines():
-        name, _, value = line.partition("\t")
-        if value.strip().isdigit():
-            counters[name] = int(value)
-    hits = counters.get("direct_cache_hit", 0) + counters.get("preprocessed_cache_hit", 0)
-    return CcacheStats(hits, counters.get("cache_miss", 0))
+    return CcacheStats(counters["direct_cache_hit"] + counters["preprocessed_cache_hit"], counters["cache_miss"])
