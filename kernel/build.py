@@ -1,22 +1,36 @@
-"""Build every applied patch of a series for one arch and one config.
+"""Build every applied patch of a series for each arch and config, all at once.
 
 One O= directory per arch and config, reused from the base through every
-patch, so each step only recompiles what the patch changed.  Order:
-configure at the base; ask Kbuild which objects each patch needs (at that
-patch's tree); build the base (all those objects, or the whole vmlinux for a
+patch, so each step only recompiles what the patch changed.  The worktree
+holds one commit at a time, so the arch/configs move through the series in
+lockstep and build each commit side by side: a patch's few objects, Kbuild's
+serial start-up and the link leave cores idle that the other makes use.
+Order: configure at the base; ask Kbuild which objects each patch needs (at
+that patch's tree); build the base (those objects, or the whole vmlinux for a
 `full_build` config) as the warning baseline; then each patch's objects,
 deleted first so their warnings are printed again; then, for a `full_build`
-config, vmlinux at the series tip.
+config, vmlinux at the series tip, incrementally.
+
+The base's messages are kept per object in the O= dir (`BaseStore`), so a
+later series on the same base compiles at the base only objects no earlier
+series needed, and a full_build config links its base vmlinux once per base.
 """
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from kernel import diagnostics, kbuild
+from kernel.ccachestats import stats_log
 from kernel.errors import KernelToolError
 from kernel.kbuild import Plan
+from kernel.locks import held
 from kernel.make import Make, MakeRun
 from kernel.matrix import Arch, ConfigSpec
 from kernel.model import FAILED, SKIPPED, BuildResult, Diagnostic, SeriesApply, SeriesBuild
@@ -25,79 +39,223 @@ from kernel.sandbox import Sandbox
 from kernel.worktree import worktree_git
 
 DEFAULT_TIMEOUT_S = 1800.0
+_STORE = ".reviewtool-base.json"
+
+
+@dataclass
+class BuildTarget:
+    """One arch x config of a matrix build, in its own O= directory `out`."""
+
+    arch: Arch
+    config: ConfigSpec
+    out: Path
+    full_build: bool | None = None  # None: the config's own full_build
+    first: int = 1  # patches before it are left out (the caller has their results)
+
+
+@dataclass
+class BaseStore:
+    """The base build's messages per object, for one (base commit, arch, config) O= dir.
+
+    `complete`: vmlinux was built from an empty O= dir, so every compiled object
+    printed its messages and an object missing from `diags` had none.
+    """
+
+    key: str
+    complete: bool = False
+    built: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    diags: dict[str, list[Diagnostic]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, out: Path, key: str) -> BaseStore:
+        try:
+            data = json.loads((out / _STORE).read_text())
+            if data["key"] == key:
+                return cls(key, data["complete"], data["built"], data["failed"],
+                           {o: [Diagnostic(**d) for d in ds] for o, ds in data["diags"].items()})
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        return cls(key)
+
+    def save(self, out: Path) -> None:
+        tmp = out / f"{_STORE}.tmp"
+        tmp.write_text(json.dumps(asdict(self)))
+        tmp.replace(out / _STORE)
+
+    def known(self, obj: str) -> bool:
+        return self.complete or obj in self.built
+
+    def add(self, objects: list[str], diags: dict[str, list[Diagnostic]], failed: list[str]) -> None:
+        self.built = sorted({*self.built, *objects})
+        self.failed = sorted({*self.failed, *failed})
+        self.diags.update(diags)
+
+    def baseline(self, objects: list[str] | None) -> tuple[dict[str, list[Diagnostic]], list[str]]:
+        """(diags, failed) of `objects` at the base; None: of everything (vmlinux)."""
+        if objects is None:
+            return dict(self.diags), list(self.failed)
+        return ({o: self.diags[o] for o in objects if o in self.diags},
+                [o for o in self.failed if o in objects])
 
 
 def build_series(work: Path, applied: SeriesApply, arch: Arch, config: ConfigSpec, out: Path, *,
                  timeout_s: float = DEFAULT_TIMEOUT_S, jobs: int = 2, ccache: bool = True,
-                 full_build: bool | None = None, first: int = 1,
-                 sandbox: Sandbox = Sandbox()) -> SeriesBuild:
-    """Build base, each patch from counter `first` on, and (full_build) the tip.
+                 full_build: bool | None = None, first: int = 1, sandbox: Sandbox = Sandbox()) -> SeriesBuild:
+    """Build base, each patch from counter `first` on, and (full_build) the tip, for one arch and config."""
+    return build_matrix(work, applied, [BuildTarget(arch, config, out, full_build, first)],
+                        timeout_s=timeout_s, jobs=jobs, ccache=ccache, sandbox=sandbox)[0]
 
-    `out` is the O= dir.  Patches before `first` are left out (the caller has
-    their results cached); the base is built for the objects of the rest only.
+
+def build_matrix(work: Path, applied: SeriesApply, targets: list[BuildTarget], *,
+                 timeout_s: float = DEFAULT_TIMEOUT_S, jobs: int = 2, ccache: bool = True,
+                 sandbox: Sandbox = Sandbox()) -> list[SeriesBuild]:
+    """Every target through the series in lockstep; one SeriesBuild per target, in order.
     Every make runs in `sandbox`.
+
+    Each O= dir is locked for the whole call (two makes in one O= dir would
+    corrupt it), in path order so two runs never wait on each other in a circle;
+    an overlapping run waits with a message.
     """
-    full = config.full_build if full_build is None else full_build
-    make = Make(work, out, arch, jobs=jobs, ccache=ccache, sandbox=sandbox)
+    with ExitStack() as stack:
+        for t in sorted(targets, key=lambda t: str(t.out)):
+            stack.enter_context(held(t.out.parent / f"{t.out.name}.lock",
+                                     f"build {t.arch.name}/{t.config.name}: waiting for another run "
+                                     f"building in {t.out}"))
+        builders = [_Builder(work, applied, t, timeout_s, jobs, ccache, sandbox) for t in targets]
+        return _lockstep(work, applied, builders)
+
+
+def _lockstep(work: Path, applied: SeriesApply, builders: list[_Builder]) -> list[SeriesBuild]:
     g = worktree_git(work)
-    label = f"{arch.name}/{config.name}"
-    base = applied.base.commit
+    with ThreadPoolExecutor(max_workers=len(builders)) as pool:
 
-    g.checkout("-q", "--detach", base)
-    # A full build is the baseline of every object only if every object is compiled
-    # (and prints its warnings) at the base: so it starts from an empty O= dir.
-    missing = configure(make, config, base, timeout_s, reuse=not full)
-    plans: dict[int, Plan] = {}
-    todo = [r for r in applied.patches if r.counter >= first]
-    for result in todo:
-        if result.status in (FAILED, SKIPPED):
-            continue
-        g.checkout("-q", "--detach", result.commit)
-        plans[result.counter] = kbuild.plan_objects(make, result.applied_files, timeout_s)
+        def at(commit: str, action: Callable[[_Builder], None], who: list[_Builder]) -> None:
+            """Check out `commit`, then run `action` for every builder in `who` side by side."""
+            if who:
+                g.checkout("-q", "--detach", commit)
+                list(pool.map(action, who))  # re-raises the first failure
 
-    g.checkout("-q", "--detach", base)
-    wanted = sorted({o for p in plans.values() for o in p.objects if _source_exists(work, o)})
-    step(f"build {label}: base ({'vmlinux' if full else f'{len(wanted)} objects'})")
-    base_run = _build(make, ["vmlinux"] if full else wanted, timeout_s, fresh=[] if full else wanted)
-    base_diags, base_failed = diagnostics.parse(base_run.output, work, out)
-    # Diffed against itself: the base is the baseline, nothing in it is new.
-    seen_errors: set = set()
-    base_result = _result(0, arch, config, "vmlinux" if full else "objects", False, base_run,
-                          ["vmlinux"] if full else wanted, base_failed, base_diags, base_diags, seen_errors)
+        base = applied.base.commit
+        at(base, _Builder.configure, builders)
+        for result in applied.patches:
+            if result.status not in (FAILED, SKIPPED):
+                at(result.commit, lambda b, r=result: b.plan(r), [b for b in builders if result.counter >= b.first])
+        at(base, _Builder.build_base, builders)
+        for result in applied.patches:
+            at(result.commit, lambda b, r=result: b.build_patch(r),
+               [b for b in builders if result.counter in b.plans and b.plans[result.counter].objects])
+        for b in builders:
+            b.record_unbuilt()
+        at(applied.tip, _Builder.build_tip, [b for b in builders if b.full and b.plans])
+        g.checkout("-q", "--detach", base)
+    return [b.series for b in builders]
 
-    series = SeriesBuild(arch.name, config.name, missing, base_result)
-    partial = any(r.partial for r in applied.patches if r.counter < first)
-    for result in todo:
-        partial = partial or result.partial
-        if result.counter not in plans:
-            series.patches.append(BuildResult(result.counter, arch.name, config.name, "objects",
-                                              "not-applied", partial))
-            continue
-        plan = plans[result.counter]
-        if not plan.objects:
-            series.patches.append(BuildResult(result.counter, arch.name, config.name, "objects",
-                                              "nothing-to-build", partial, not_built=plan.not_built,
-                                              header_users=plan.header_users))
-            continue
-        g.checkout("-q", "--detach", result.commit)
-        step(f"build {label}: patch {result.counter} ({len(plan.objects)} objects)")
-        run = _build(make, plan.objects, timeout_s, fresh=plan.objects)
-        diags, failed = diagnostics.parse(run.output, work, out)
-        built = _result(result.counter, arch, config, "objects", partial, run, plan.objects,
-                        failed, diags, base_diags, seen_errors)
-        built.not_built, built.header_users = plan.not_built, plan.header_users
-        series.patches.append(built)
 
-    if full and plans:
-        g.checkout("-q", "--detach", applied.tip)
-        step(f"build {label}: vmlinux at the series tip")
-        run = _build(make, ["vmlinux"], timeout_s, fresh=[])
-        diags, failed = diagnostics.parse(run.output, work, out)
-        last = applied.patches[-1].counter
-        series.tip = _result(last, arch, config, "vmlinux", partial, run, ["vmlinux"], failed,
-                             diags, base_diags, seen_errors)
-    g.checkout("-q", "--detach", base)
-    return series
+class _Builder:
+    """The state of one target while the matrix moves through the series."""
+
+    def __init__(self, work: Path, applied: SeriesApply, target: BuildTarget, timeout_s: float,
+                 jobs: int, ccache: bool, sandbox: Sandbox) -> None:
+        self.work, self.applied, self.timeout_s = work, applied, timeout_s
+        self.arch, self.config, self.out = target.arch, target.config, target.out
+        self.full = target.config.full_build if target.full_build is None else target.full_build
+        self.first = target.first
+        self.make = Make(work, self.out, self.arch, jobs=jobs, ccache=ccache, sandbox=sandbox,
+                         env={"CCACHE_STATSLOG": str(stats_log(self.out))})
+        self.label = f"{self.arch.name}/{self.config.name}"
+        self.todo = [r for r in applied.patches if r.counter >= self.first]
+        self.plans: dict[int, Plan] = {}
+        self.seen_errors: set = set()
+        self.results: dict[int, BuildResult] = {}
+        self.store = BaseStore("")
+        self.series = SeriesBuild(self.arch.name, self.config.name, [], BuildResult(0, "", "", "", "", False))
+        self.base_diags: dict[str, list[Diagnostic]] = {}
+
+    def configure(self) -> None:
+        key = config_key(self.make, self.config, self.applied.base.commit)
+        # A full build is the baseline of every object only if every object is compiled
+        # (and prints its warnings) at the base: so its first one starts from an empty O= dir.
+        fresh = self.full and not BaseStore.load(self.out, key).complete
+        self.series.missing_options = configure(self.make, self.config, self.applied.base.commit,
+                                                self.timeout_s, reuse=not fresh)
+        stats_log(self.out).unlink(missing_ok=True)  # counts this run's compilations only
+        self.store = BaseStore.load(self.out, key)
+
+    def plan(self, result) -> None:
+        self.plans[result.counter] = kbuild.plan_objects(self.make, result.applied_files, self.timeout_s)
+
+    def build_base(self) -> None:
+        wanted = sorted({o for p in self.plans.values() for o in p.objects if _source_exists(self.work, o)})
+        goals = ["vmlinux"] if self.full else wanted
+        if self.full and not self.store.complete:
+            step(f"build {self.label}: base (vmlinux)")
+            run = _build(self.make, ["vmlinux"], self.timeout_s, fresh=[])
+            diags, failed = diagnostics.parse(run.output, self.work, self.out)
+            self.store.add([], diags, failed)
+            self.store.complete = not run.timed_out
+        elif not self.full and (todo := [o for o in wanted if not self.store.known(o)]):
+            step(f"build {self.label}: base ({len(todo)} objects"
+                 + (f", {len(wanted) - len(todo)} known from an earlier series)" if len(todo) < len(wanted) else ")"))
+            run = _build(self.make, todo, self.timeout_s, fresh=todo)
+            diags, failed = diagnostics.parse(run.output, self.work, self.out)
+            if not run.timed_out:
+                self.store.add(todo, diags, failed)
+        else:
+            step(f"build {self.label}: base known from an earlier series on this base")
+            run = MakeRun(0, "", 0.0, False)
+        if not run.timed_out:
+            self.store.save(self.out)
+        self.base_diags, failed = self.store.baseline(None if self.full else wanted)
+        if run.timed_out:  # the store has nothing of this run: report what it printed
+            self.base_diags, failed = diagnostics.parse(run.output, self.work, self.out)
+        # Diffed against itself: the base is the baseline, nothing in it is new.
+        self.series.base = _result(0, self.arch, self.config, "vmlinux" if self.full else "objects", False,
+                                   run, goals, failed, self.base_diags, self.base_diags, self.seen_errors)
+
+    def build_patch(self, result) -> None:
+        plan = self.plans[result.counter]
+        step(f"build {self.label}: patch {result.counter} ({len(plan.objects)} objects)")
+        run = _build(self.make, plan.objects, self.timeout_s, fresh=plan.objects)
+        diags, failed = diagnostics.parse(run.output, self.work, self.out)
+        self.results[result.counter] = _result(result.counter, self.arch, self.config, "objects",
+                                               self._partial(result.counter), run, plan.objects,
+                                               failed, diags, self.base_diags, self.seen_errors)
+        self.results[result.counter].not_built = plan.not_built
+        self.results[result.counter].header_users = plan.header_users
+
+    def record_unbuilt(self) -> None:
+        """The patches' results in order, with those that had nothing to build."""
+        for result in self.todo:
+            partial = self._partial(result.counter)
+            if result.counter in self.results:
+                built = self.results[result.counter]
+            elif result.counter not in self.plans:
+                built = BuildResult(result.counter, self.arch.name, self.config.name, "objects", "not-applied",
+                                    partial)
+            else:
+                plan = self.plans[result.counter]
+                built = BuildResult(result.counter, self.arch.name, self.config.name, "objects",
+                                    "nothing-to-build", partial, not_built=plan.not_built,
+                                    header_users=plan.header_users)
+            self.series.patches.append(built)
+
+    def build_tip(self) -> None:
+        step(f"build {self.label}: vmlinux at the series tip")
+        run = _build(self.make, ["vmlinux"], self.timeout_s, fresh=[])
+        diags, failed = diagnostics.parse(run.output, self.work, self.out)
+        last = self.applied.patches[-1].counter
+        self.series.tip = _result(last, self.arch, self.config, "vmlinux", self._partial(last), run, ["vmlinux"],
+                                  failed, diags, self.base_diags, self.seen_errors)
+
+    def _partial(self, counter: int) -> bool:
+        """Built on a tree that lacks part of this patch or of an earlier one."""
+        return any(r.partial for r in self.applied.patches if r.counter <= counter)
+
+
+def config_key(make: Make, config: ConfigSpec, base: str) -> str:
+    """What an O= dir's configuration depends on: arch and config files, base commit."""
+    return hashlib.sha256(f"{make.arch.digest} {config.digest} {base}".encode()).hexdigest()
 
 
 def configure(make: Make, config: ConfigSpec, base: str, timeout_s: float, reuse: bool = True) -> list[str]:
@@ -107,7 +265,7 @@ def configure(make: Make, config: ConfigSpec, base: str, timeout_s: float, reuse
     (a stamp file says so) is kept with its objects.
     """
     stamp = make.out / ".reviewtool-config"
-    key = hashlib.sha256(f"{make.arch.digest} {config.digest} {base}".encode()).hexdigest()
+    key = config_key(make, config, base)
     if reuse and stamp.is_file() and stamp.read_text().split("\n")[0] == key:
         return stamp.read_text().split("\n")[1].split()
     if make.out.exists():

@@ -35,6 +35,7 @@ class Make:
     ccache: bool = True
     extra: tuple[str, ...] = ("W=1",)
     sandbox: Sandbox = field(default_factory=Sandbox)
+    env: dict[str, str] = field(default_factory=dict)  # added to the environment, e.g. CCACHE_STATSLOG
 
     def command(self, goals: list[str], *options: str) -> list[str]:
         cmd = ["make", "-C", str(self.src), f"O={self.out}", f"-j{self.jobs}", "-O",
@@ -50,7 +51,7 @@ class Make:
         """Run make or one of the tree's own scripts in the sandbox, writable only the
         worktree, the O= dir and the ccache dir."""
         # Kbuild unexports LC_ALL; LANG/LC_MESSAGES=C give gcc's plain-ASCII quotes.
-        env = {"LANG": "C", "LC_MESSAGES": "C", "LC_CTYPE": "C"}
+        env = {"LANG": "C", "LC_MESSAGES": "C", "LC_CTYPE": "C", **self.env}
         self.out.mkdir(parents=True, exist_ok=True)
         writable = [self.src, self.out]
         if self.ccache and (cache_dir := ccache_dir()):

@@ -9,19 +9,17 @@ a half-made tree.
 """
 from __future__ import annotations
 
-import fcntl
 import os
 import re
 import shutil
 import subprocess
 import time
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import git
 
 from kernel.errors import KernelInputError, KernelToolError
+from kernel.locks import held
 from kernel.progress import step
 
 DEFAULT_TARBALL = Path("/usr/src/linux-source-6.1.tar.xz")
@@ -61,7 +59,7 @@ def managed_tree(cache_dir: Path | None = None, tarball: Path = DEFAULT_TARBALL)
             f"no kernel tree: {tarball} is missing (apt-get install {name}) and no --tree was given"
         )
     cache_dir.mkdir(parents=True, exist_ok=True)
-    with _locked(cache_dir / f"{name}.lock"):
+    with held(cache_dir / f"{name}.lock", f"waiting for another run unpacking {tarball.name}"):
         if _is_ready(final):  # another process finished it while we waited
             return final
         for stale in cache_dir.glob(f".{name}.tmp-*"):
@@ -100,16 +98,6 @@ def resolve_tree(tree: Path | None, cache_dir: Path | None = None) -> Path:
 def _is_ready(path: Path) -> bool:
     # The directory only appears by rename after its commit exists.
     return (path / ".git" / "refs" / "heads").is_dir() and (path / "Makefile").is_file()
-
-
-@contextmanager
-def _locked(lock_path: Path) -> Iterator[None]:
-    with open(lock_path, "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)  # released when fh closes, also if we are killed
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _unpack_and_commit(tarball: Path, tmp: Path, name: str) -> None:

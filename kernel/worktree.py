@@ -1,23 +1,35 @@
-"""A private `git worktree` of the kernel tree, so the user's checkout is never touched.
+"""Private `git worktree`s of the kernel tree, so the user's checkout is never touched.
 
-The worktree lives in the run directory and is locked with a reason naming
-this process; a run killed with SIGKILL leaves it behind, and the next run
-removes every reviewtool worktree whose process is gone.  Git commands in it
+`persistent_worktree` keeps one (or, for runs at once, a second) worktree
+per tree in the cache and moves it to the commit a run needs with `git
+checkout -f` + `git clean`, which rewrite only the files that differ: adding
+and removing the 78k files of a kernel per run cost minutes. A run holds its
+worktree's fcntl lock while it uses it; a damaged worktree (deleted, pruned,
+left mid-`git am` by a killed run) is repaired or made again.
+
+`worktree` is a throw-away one (tests, benchmarks) locked with a reason
+naming this process; a run killed with SIGKILL leaves it behind, and the next
+run removes every such worktree whose process is gone.  Git commands in them
 run with GIT_ENV: none of the user's hooks or config-driven commands, gc.auto=0
 and a fixed committer (CI machines often have none).
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import shutil
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import git
 
 from kernel.errors import KernelToolError
+from kernel.locks import try_held
+from kernel.progress import step
+from kernel.tree import default_cache_dir
 
 _LOCK_PREFIX = "reviewtool run"
 # git runs on mail content (`git am`, `git apply`, checkouts of patched commits), so
@@ -35,6 +47,8 @@ _GIT_CONFIG = {
     "core.fsmonitor": "false",
     "safe.directory": "*",
 }
+PERSISTENT_REASON = "reviewtool persistent worktree"
+SLOTS = 2  # worktrees per tree: a second run at once gets its own, a third waits for one
 GIT_ENV = {
     "GIT_CONFIG_NOSYSTEM": "1",
     "GIT_CONFIG_GLOBAL": os.devnull,
@@ -92,6 +106,77 @@ def worktree(tree: Path, path: Path, commit: str) -> Iterator[Path]:
         g.worktree("unlock", str(path))
         g.worktree("remove", "--force", "--force", str(path))
         g.worktree("prune")
+
+
+def worktree_root(tree: Path) -> Path:
+    """Where the persistent worktrees of `tree` live: the cache, one directory per tree."""
+    return default_cache_dir() / "worktrees" / hashlib.sha256(str(tree.resolve()).encode()).hexdigest()[:12]
+
+
+@contextmanager
+def persistent_worktree(tree: Path, commit: str, root: Path | None = None) -> Iterator[Path]:
+    """A worktree of `tree` at `commit`, detached and clean, for this process alone until exit.
+
+    Nothing is removed on exit: the next run starts from what this one left.
+    """
+    prune_stale(tree)
+    root = root or worktree_root(tree)
+    with ExitStack() as stack:
+        slot = _claim_slot(stack, root, tree)
+        path = root / f"wt-{slot}"
+        _move_to(tree, path, commit)
+        yield path
+
+
+def _claim_slot(stack: ExitStack, root: Path, tree: Path) -> int:
+    """The first free worktree slot, its lock held until `stack` closes; waits while all are busy."""
+    said = False
+    while True:
+        for slot in range(SLOTS):
+            if stack.enter_context(try_held(root / f"wt-{slot}.lock")):
+                return slot
+        if not said:
+            step(f"waiting: {SLOTS} other runs are using worktrees of {tree}")
+            said = True
+        time.sleep(1)
+
+
+def _move_to(tree: Path, path: Path, commit: str) -> None:
+    """Check out `commit` in the worktree at `path`, making it again if it is damaged or missing."""
+    g = worktree_git(tree)
+    if _registered(g, path):
+        w = worktree_git(path)
+        try:
+            if (path / w.rev_parse("--git-path", "rebase-apply")).exists():
+                w.am("--abort")  # a run killed inside `git am`
+            w.checkout("-q", "-f", "--detach", commit)
+            w.clean("-q", "-f", "-d", "-x")
+            return
+        except git.GitCommandError as exc:
+            step(f"worktree {path} is damaged ({exc.stderr.strip()[-200:]}): making it again")
+    _discard(g, path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    step(f"worktree: checking out {tree} into {path} (once; later runs reuse it)")
+    try:
+        g.worktree("add", "--detach", "--lock", "--reason", PERSISTENT_REASON, str(path), commit)
+    except git.GitCommandError as exc:
+        raise KernelToolError(f"git worktree add failed: {exc.stderr.strip()}") from None
+
+
+def _registered(g: git.Git, path: Path) -> bool:
+    """`path` is a worktree of this tree whose files are there (not pruned, not deleted)."""
+    entry = next((e for e in _worktrees(g) if e.get("worktree") == str(path)), None)
+    return entry is not None and "prunable" not in entry and (path / ".git").is_file()
+
+
+def _discard(g: git.Git, path: Path) -> None:
+    if any(e.get("worktree") == str(path) for e in _worktrees(g)):
+        try:
+            g.worktree("remove", "--force", "--force", str(path))
+        except git.GitCommandError:
+            pass  # its files are gone or broken: removed below, its record pruned
+    shutil.rmtree(path, ignore_errors=True)
+    g.worktree("prune")
 
 
 def _worktrees(g: git.Git) -> list[dict[str, str]]:

@@ -71,8 +71,8 @@ def run_build_task(task: BuildTask) -> BuildOutcome:
     with tempfile.TemporaryDirectory(dir=runs) as run_dir, contextlib.ExitStack() as stack:
         job = TreeJob(list(task.patches), tree, task.base, Path(run_dir), StageCache(cache_dir))
         out = treestages.build_dir(cache_dir, tree, task.arch, task.config)
-        build = treestages.builds(job, LazyWorktree(job, stack), load_arch(task.arch),
-                                  load_config(task.config), out, task.options)
+        (build,) = treestages.builds(job, LazyWorktree(job, stack),
+                                     [(load_arch(task.arch), load_config(task.config), out)], task.options)
     return BuildOutcome(build, _worker_address(), socket.gethostname(), time.monotonic() - start)
 
 

@@ -16,13 +16,14 @@ from __future__ import annotations
 import contextlib
 import datetime
 import hashlib
+import json
 import os
 import sys
-import time
-from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 from kernel import checkpatch
 from kernel.checkpatch import has_history
@@ -38,7 +39,9 @@ from reviewtool.diffreport import version_report
 from reviewtool.findings import (apply_findings, build_findings, checkpatch_findings, in_patch_order,
                                  missing_text, open_comment_findings, pairscan_findings, patch_files,
                                  series_findings)
-from reviewtool.model import SCHEMA_VERSION, ClusterRun, Meta, PatchPairs, Review, StageTiming
+from reviewtool.jsondata import to_jsonable
+from reviewtool.model import SCHEMA_VERSION, ClusterRun, Meta, PatchPairs, Review
+from reviewtool.timing import Timings
 from reviewtool.treestages import BuildOptions, LazyWorktree, TreeJob
 from series.assemble import assemble_series
 from series.comments import extract_comments
@@ -115,41 +118,44 @@ def run_pairscan(series: Series, job: TreeJob, lazy: LazyWorktree) -> list[Patch
     return [PatchPairs(p.counter, series.label(p.counter), found[p.counter]) for p in series.patches]
 
 
-def run_builds(series: Series, job: TreeJob, lazy: LazyWorktree, opts: ReviewOptions) -> list[SeriesBuild]:
-    """Every arch x config, one O= directory per tree, arch and config kept across runs."""
-    build_opts = BuildOptions(timeout_s=opts.build_timeout, jobs=opts.jobs or os.cpu_count() or 1,
-                              full_build=opts.full_build, sandbox=opts.sandbox)
-    results = []
-    for arch in map(load_arch, opts.arches):
-        for config in map(load_config, opts.configs):
-            progress(f"build {arch.name}/{config.name}: base and {len(series.patches)} patches")
-            out = treestages.build_dir(opts.cache_dir, job.tree, arch.name, config.name)
-            results.append(treestages.builds(job, lazy, arch, config, out, build_opts))
-    return results
+def run_checks(series: Series, job: TreeJob, lazy: LazyWorktree, opts: ReviewOptions,
+               timings: Timings) -> tuple[list[checkpatch.CheckpatchResult], list[PatchPairs]]:
+    """checkpatch and the pair scan."""
+    with timings.stage("checkpatch") as clock:
+        checks = run_checkpatch(series, job.tree, opts, job.cache)
+        clock.detail = _cached_detail(job.cache, "checkpatch")
+    progress("pair scan: functions the patches touch, before and after")
+    with timings.stage("pair scan") as clock:
+        pairs = run_pairscan(series, job, lazy)
+        clock.detail = _cached_detail(job.cache, "pairscan")
+    return checks, pairs
 
 
-def run_builds_on_cluster(series: Series, job: TreeJob, opts: ReviewOptions) -> tuple[list[SeriesBuild], ClusterRun]:
+def _build_options(opts: ReviewOptions, jobs: int) -> BuildOptions:
+    return BuildOptions(timeout_s=opts.build_timeout, jobs=opts.jobs or jobs, full_build=opts.full_build,
+                        sandbox=opts.sandbox)
+
+
+def run_builds(series: Series, job: TreeJob, lazy: LazyWorktree, opts: ReviewOptions,
+               timings: Timings) -> list[SeriesBuild]:
+    """Every arch x config, built side by side; one O= directory per tree, arch and config
+    kept across runs (and locked while a run builds in it)."""
+    targets = [(arch, config, treestages.build_dir(opts.cache_dir, job.tree, arch.name, config.name))
+               for arch in map(load_arch, opts.arches) for config in map(load_config, opts.configs)]
+    progress(f"build {', '.join(f'{a.name}/{c.name}' for a, c, _ in targets)}: base and "
+             f"{len(series.patches)} patches")
+    with timings.stage("builds", f"{len(targets)} arch/configs side by side"):
+        return treestages.builds(job, lazy, targets, _build_options(opts, os.cpu_count() or 1), timings)
+
+
+def run_builds_on_cluster(series: Series, job: TreeJob, opts: ReviewOptions,
+                          timings: Timings) -> tuple[list[SeriesBuild], ClusterRun]:
     """The same builds as Dask tasks (reviewtool.cluster); where each ran is kept in the Review."""
-    build_opts = BuildOptions(timeout_s=opts.build_timeout, jobs=opts.jobs or 2, full_build=opts.full_build,
-                              sandbox=opts.sandbox)
     progress(f"build: {len(opts.arches) * len(opts.configs)} arch x config tasks of {len(series.patches)} "
              f"patches on the Dask cluster {opts.scheduler}")
-    return cluster_builds(opts.scheduler, job, opts.arches, opts.configs, build_opts, managed=opts.tree is None)
-
-
-class _Clock:
-    """Stage timings for Review.timings: `with clock("apply"):` around each stage."""
-
-    def __init__(self) -> None:
-        self.timings: list[StageTiming] = []
-
-    @contextlib.contextmanager
-    def __call__(self, stage: str, detail: str = "") -> Iterator[None]:
-        start = time.monotonic()
-        try:
-            yield
-        finally:
-            self.timings.append(StageTiming(stage, round(time.monotonic() - start, 3), detail))
+    with timings.stage("builds", f"{len(opts.arches) * len(opts.configs)} tasks on {opts.scheduler}"):
+        return cluster_builds(opts.scheduler, job, opts.arches, opts.configs, _build_options(opts, 2),
+                              managed=opts.tree is None)
 
 
 def _now() -> str:
@@ -157,19 +163,22 @@ def _now() -> str:
 
 
 def run_review(thread: Thread, series: Series, opts: ReviewOptions, cache: StageCache,
-               earlier: list[Series]) -> Review:
-    """All stages for one revision of a thread, judged into findings; written as results.json."""
-    clock = _Clock()
+               earlier: list[Series], timings: Timings) -> Review:
+    """All stages for one revision of a thread, judged into findings; written as results.json.
+    Its `timings` is `timings.stages` itself: the caller's later stages (report, drafts) join it."""
     meta = Meta(f"reviewtool {version('reviewtool')}", _now(), "", thread.origin, "")
     series_key = sha256(thread.raw)
     progress(f"v{series.revision}: {len(series.patches)} of {series.expected} patches"
              + (f", {missing_text(series)}" if series.missing else ""))
-    with clock("comments"):
+    with timings.stage("comments"):
         comments = load_comments(series, series_key, cache)
-    tree = resolve_tree(opts.tree)
+    with timings.stage("tree"):
+        tree = resolve_tree(opts.tree)
     meta.tree = str(tree)
-    base = choose_base(tree, [p.mbox for p in series.patches], opts.base, series.base_commit,
-                       series.base_hint)
+    with timings.stage("base") as clock:
+        base = choose_base(tree, [p.mbox for p in series.patches], opts.base, series.base_commit,
+                           series.base_hint)
+        clock.detail = base.source
     if base.warning:
         progress(f"base: {base.warning}")
     job = TreeJob(patch_texts(series), tree, base, opts.run_dir, cache)
@@ -179,32 +188,35 @@ def run_review(thread: Thread, series: Series, opts: ReviewOptions, cache: Stage
     cluster: ClusterRun | None = None
     skipped: dict[str, str] = {}
     with contextlib.ExitStack() as stack:  # the worktree, if a stage missed the cache
-        lazy = LazyWorktree(job, stack)
+        lazy = LazyWorktree(job, stack, timings)
         progress(f"apply: {len(series.patches)} patches on {base.describe}")
-        with clock("apply", f"{len(series.patches)} patches"):
+        with timings.stage("apply") as clock:
             applied = treestages.applied(job, lazy)
-        if opts.checks:
-            with clock("checkpatch", f"{len(series.patches)} patches"):
-                checks = run_checkpatch(series, tree, opts, cache)
-            progress("pair scan: functions the patches touch, before and after")
-            with clock("pairscan"):
-                pairs = run_pairscan(series, job, lazy)
-        else:
-            skipped["checkpatch"] = skipped["pairscan"] = "--no-checks"
-        if opts.build:
-            with clock("build", f"{len(opts.arches)} arches x {len(opts.configs)} configs"):
-                if opts.scheduler:
-                    builds, cluster = run_builds_on_cluster(series, job, opts)
-                else:
-                    builds = run_builds(series, job, lazy, opts)
+            clock.detail = _cached_detail(cache, "apply")
+        # The checks read mails and commits only, so they run while the builds check out and make.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            running = pool.submit(run_checks, series, job, lazy, opts, timings) if opts.checks else None
+            if not opts.checks:
+                skipped["checkpatch"] = skipped["pairscan"] = "--no-checks"
+            if opts.build and opts.scheduler:
+                builds, cluster = run_builds_on_cluster(series, job, opts, timings)
+            elif opts.build:
+                builds = run_builds(series, job, lazy, opts, timings)
+            else:
+                skipped["build"] = "--no-build"
+            if running:
+                checks, pairs = running.result()
+        if opts.build or opts.checks:
             meta.sandbox = opts.sandbox.label
-        else:
-            skipped["build"] = "--no-build"
     versions = None
     if earlier:
         progress(f"versions: v{', v'.join(str(s.revision) for s in earlier)} -> v{series.revision}")
-        with clock("versions", f"{len(earlier)} earlier revisions"):
-            versions = version_report([*earlier, series])
+        with timings.stage("versions", f"{len(earlier)} earlier") as clock:
+            revisions = [*earlier, series]
+            versions = cache.get_or_compute(
+                "versions", [sha256(json.dumps(to_jsonable(revisions), sort_keys=True))], dict[str, Any],
+                lambda: version_report(revisions))
+            clock.detail += f"; {_cached_detail(cache, 'versions')}"
     else:
         skipped["versions"] = "no --previous"
     found = series_findings(series) + apply_findings(applied)
@@ -214,4 +226,10 @@ def run_review(thread: Thread, series: Series, opts: ReviewOptions, cache: Stage
     found += open_comment_findings(versions)
     meta.finished = _now()
     return Review(SCHEMA_VERSION, meta, series, comments, applied, checks, pairs, builds, versions, skipped,
-                  in_patch_order(found), clock.timings, cluster)
+                  in_patch_order(found), timings.stages, cluster)
+
+
+def _cached_detail(cache: StageCache, stage: str) -> str:
+    """"12 of 15 cached": how much of a stage the stage cache answered."""
+    hits, misses = cache.hits.count(stage), cache.misses.count(stage)
+    return f"{hits} of {hits + misses} cached" if hits + misses else ""

@@ -1,9 +1,9 @@
 """The stages that need the kernel tree, cached so that a re-run makes no worktree at all.
 
 apply, the builds and the pair scan all read the series applied in a
-worktree; making one costs a checkout of ~80k files. Each stage is looked up
-in the cache by content first (base commit, the patch mails up to the one
-concerned, arch/config/rules files), and only a miss makes the worktree,
+worktree (the tree's persistent one, moved to the base). Each stage is looked
+up in the cache by content first (base commit, the patch mails up to the one
+concerned, arch/config/rules files), and only a miss takes the worktree,
 once per run, through `LazyWorktree`. Used by `reviewtool apply`, `build`
 and `review` alike.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,12 +19,14 @@ import git
 
 from kernel import pairdiff, pairrules
 from kernel.apply import apply_series
-from kernel.build import build_series
+from kernel.build import BuildTarget, build_matrix
+from kernel.ccachestats import read_stats, stats_log
 from kernel.matrix import Arch, ConfigSpec
 from kernel.model import BaseChoice, BuildResult, PatchText, SeriesApply, SeriesBuild
 from kernel.sandbox import Sandbox
-from kernel.worktree import worktree
+from kernel.worktree import persistent_worktree
 from reviewtool.cache import StageCache, content_key
+from reviewtool.timing import Timings
 
 
 @dataclass
@@ -56,18 +59,24 @@ def build_dir(cache_dir: Path, tree: Path, arch: str, config: str) -> Path:
 
 
 class LazyWorktree:
-    """The worktree with the series applied, made on first use and removed with `stack`."""
+    """The worktree with the series applied, taken on first use and released with `stack`.
 
-    def __init__(self, job: TreeJob, stack: contextlib.ExitStack) -> None:
+    Its checkout is timed as stage "worktree", inside whichever stage needed it first.
+    """
+
+    def __init__(self, job: TreeJob, stack: contextlib.ExitStack, timings: Timings | None = None) -> None:
         self.job, self.stack = job, stack
+        self.timings = timings or Timings()
         self._state: tuple[Path, SeriesApply] | None = None
+        self._lock = threading.Lock()
 
     def get(self) -> tuple[Path, SeriesApply]:
-        if self._state is None:
-            work = self.stack.enter_context(
-                worktree(self.job.tree, self.job.run_dir / "worktree", self.job.base.commit))
-            self._state = work, apply_series(work, self.job.base, self.job.patches)
-        return self._state
+        with self._lock:  # the checks and the builds run in threads of their own
+            if self._state is None:
+                with self.timings.stage("worktree", "persistent worktree moved to the base"):
+                    work = self.stack.enter_context(persistent_worktree(self.job.tree, self.job.base.commit))
+                self._state = work, apply_series(work, self.job.base, self.job.patches)
+            return self._state
 
 
 def applied(job: TreeJob, lazy: LazyWorktree) -> SeriesApply:
@@ -76,33 +85,63 @@ def applied(job: TreeJob, lazy: LazyWorktree) -> SeriesApply:
                                     lambda: lazy.get()[1])
 
 
-def builds(job: TreeJob, lazy: LazyWorktree, arch: Arch, config: ConfigSpec, out: Path,
-           opts: BuildOptions) -> SeriesBuild:
-    """One arch x config. Each patch's result is cached by the mails up to it, so a
-    changed patch N rebuilds from N on; the base/tip part by all of them."""
-    full = config.full_build and opts.full_build
-    common = [job.base.commit, arch.digest, config.digest, full]
+def builds(job: TreeJob, lazy: LazyWorktree, targets: list[tuple[Arch, ConfigSpec, Path]],
+           opts: BuildOptions, timings: Timings | None = None) -> list[SeriesBuild]:
+    """Every (arch, config, O= dir) of `targets`, the ones that miss the cache built together.
+
+    Each patch's result is cached by the mails up to it, so a changed patch N
+    rebuilds from N on; the base/tip part by all of them. `timings` gets one
+    stage per target: the time its makes ran (they overlap with the other
+    targets'), with ccache's hit rate, or "cached".
+    """
     hashes = job.patch_hashes()
+    wanted = []
+    for arch, config, out in targets:
+        full = config.full_build and opts.full_build
+        common = [job.base.commit, arch.digest, config.digest, full]
+        keys = [[*common, hashes[: i + 1]] for i in range(len(job.patches))]
+        cached = [job.cache.lookup("build-patch", k, BuildResult) for k in keys]
+        head = job.cache.lookup("build-head", [*common, hashes], SeriesBuild)
+        misses = [p.counter for p, hit in zip(job.patches, cached) if hit is None]
+        first = misses[0] if misses else (1 if head is None else 0)
+        wanted.append((BuildTarget(arch, config, out, full, first), common, keys, cached, head))
+    todo = [w for w in wanted if w[0].first]
     fresh: dict[int, SeriesBuild] = {}
+    if todo:
+        work, done = lazy.get()
+        runs = build_matrix(work, done, [w[0] for w in todo], timeout_s=opts.timeout_s, jobs=opts.jobs,
+                            ccache=opts.ccache, sandbox=opts.sandbox)
+        fresh = {id(w): run for w, run in zip(todo, runs)}
+    results = []
+    for w in wanted:
+        target, common, keys, cached, head = w
+        run = fresh.get(id(w))
+        if run is not None:
+            built = {r.patch: r for r in run.patches}
+            for i, p in enumerate(job.patches):
+                if cached[i] is None:
+                    cached[i] = built[p.counter]
+                    job.cache.store("build-patch", keys[i], cached[i])
+            if head is None:
+                head = _head_only(run)
+                job.cache.store("build-head", [*common, hashes], head)
+        results.append(SeriesBuild(head.arch, head.config, head.missing_options, head.base, cached, head.tip))
+        if timings is not None:
+            timings.add(f"build {target.arch.name}/{target.config.name}", _make_seconds(run),
+                        _build_detail(run, target.out))
+    return results
 
-    def build_from(first: int) -> SeriesBuild:
-        if not fresh:
-            work, done = lazy.get()
-            fresh[first] = build_series(work, done, arch, config, out, first=first, timeout_s=opts.timeout_s,
-                                        jobs=opts.jobs, ccache=opts.ccache, full_build=full,
-                                        sandbox=opts.sandbox)
-        return next(iter(fresh.values()))
 
-    def patch_result(counter: int) -> BuildResult:
-        return next(r for r in build_from(counter).patches if r.patch == counter)
+def _make_seconds(run: SeriesBuild | None) -> float:
+    return sum(r.duration_s for r in [run.base, *run.patches, *([run.tip] if run.tip else [])]) if run else 0.0
 
-    patches = [job.cache.get_or_compute("build-patch", [*common, hashes[: i + 1]], BuildResult,
-                                        lambda c=p.counter: patch_result(c))
-               for i, p in enumerate(job.patches)]
-    head = job.cache.get_or_compute(
-        "build-head", [*common, hashes], SeriesBuild,
-        lambda: _head_only(build_from(1)))
-    return SeriesBuild(head.arch, head.config, head.missing_options, head.base, patches, head.tip)
+
+def _build_detail(run: SeriesBuild | None, out: Path) -> str:
+    if run is None:
+        return "cached"
+    stats = read_stats(stats_log(out))
+    made = f"{len([r for r in run.patches if r.objects])} patches built, time of its makes (overlapping the others)"
+    return f"{made}; {stats.describe()}" if stats else made
 
 
 def _head_only(run: SeriesBuild) -> SeriesBuild:

@@ -49,6 +49,17 @@ def commit_edits(tree: Path, base: str, edits: Edits) -> list[str]:
     return commits
 
 
+def series_mbox(tree: Path, edits: Edits, path: Path) -> str:
+    """Scripted edits on the tree's HEAD as one `git format-patch` thread in `path`; returns HEAD."""
+    from kernel.worktree import worktree_git
+
+    g = worktree_git(tree)
+    head = g.rev_parse("HEAD")
+    last = commit_edits(tree, head, edits)[-1]
+    path.write_text(g.format_patch("--thread=shallow", "--stdout", f"{head}..{last}", strip_newline_in_stdout=False))
+    return head
+
+
 def format_patches(tree: Path, commits: list[str]):
     """Each commit as its own `git format-patch` mail (kernel.model.PatchText, counters from 1)."""
     from kernel.model import PatchText

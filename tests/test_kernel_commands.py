@@ -7,21 +7,17 @@ import subprocess
 import sys
 from pathlib import Path
 
-import git
 import pytest
 
-from tests.conftest import commit_edits
+from tests.conftest import series_mbox
 from tests.test_kernel_build import EDITS
 
 pytestmark = pytest.mark.kernel
 
 
 def test_build_command_and_a_rerun_with_nothing_changed(kernel_tree: Path, tmp_path: Path) -> None:
-    g = git.Git(kernel_tree)
-    head = g.rev_parse("HEAD")
-    last = commit_edits(kernel_tree, head, [EDITS[0], EDITS[3]])[-1]  # clean, then a new W=1 warning
     mbox = tmp_path / "series.mbox"
-    mbox.write_text(g.format_patch("--thread=shallow", "--stdout", f"{head}..{last}", strip_newline_in_stdout=False))
+    head = series_mbox(kernel_tree, [EDITS[0], EDITS[3]], mbox)  # clean, then a new W=1 warning
     env = {**os.environ, "REVIEWTOOL_CACHE": str(tmp_path / "cache")}
 
     def build(out: str, *extra: str) -> subprocess.CompletedProcess:

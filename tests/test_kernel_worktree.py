@@ -1,5 +1,9 @@
 """The user's checkout is never changed, and apply records exactly what fails.
 
+The one thing a run adds to the user's repo is the record of reviewtool's
+persistent worktree (in the cache, reused by every later run); the snapshots
+leave that record out and the tests check it apart.
+
 A small kernel-shaped git repo stands in for the user's checkout (the real
 tree's 78k-file worktree costs a minute per run on this disk; the isolation
 does not depend on the size).  Runs go through the real CLI in a subprocess.
@@ -10,6 +14,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,7 +27,7 @@ import pytest
 from kernel.apply import apply_series
 from kernel.base import choose_base
 from kernel.model import PARTIAL, PatchText
-from kernel.worktree import prune_stale, worktree
+from kernel.worktree import PERSISTENT_REASON, persistent_worktree, prune_stale, worktree
 
 ENV = {**os.environ, "GIT_AUTHOR_NAME": "U", "GIT_AUTHOR_EMAIL": "u@example.org",
        "GIT_COMMITTER_NAME": "U", "GIT_COMMITTER_EMAIL": "u@example.org"}
@@ -68,8 +73,15 @@ def _snapshot(repo: Path) -> dict[str, str]:
         "files": json.dumps(files),
         "stash": _git(repo, "stash", "list", "--format=%H %s"),
         "refs": _git(repo, "for-each-ref", "--format=%(refname) %(objectname)"),
-        "worktrees": _git(repo, "worktree", "list", "--porcelain"),
+        "worktrees": "\n\n".join(b for b in _git(repo, "worktree", "list", "--porcelain").split("\n\n")
+                                  if PERSISTENT_REASON not in b),
     }
+
+
+def _persistent(repo: Path) -> list[Path]:
+    """reviewtool's persistent worktrees of `repo`."""
+    return [Path(b.split("\n")[0].removeprefix("worktree ")) for b in
+            _git(repo, "worktree", "list", "--porcelain").split("\n\n") if PERSISTENT_REASON in b]
 
 
 def _series_mbox(repo: Path, tmp: Path, n: int, failing: bool) -> Path:
@@ -129,6 +141,8 @@ def test_successful_and_failing_runs_leave_the_user_repo_identical(user_repo: Pa
                       "--base", "no-such-ref", cache=tmp_path / "cache")
     assert run.returncode == 2 and "no such commit" in run.stderr and "Traceback" not in run.stderr
     assert _snapshot(user_repo) == before
+    (kept,) = _persistent(user_repo)  # one worktree, in the cache, reused by both runs
+    assert kept.is_relative_to(tmp_path / "cache") and kept.name == "wt-0"
 
 
 def test_run_killed_midway_is_cleaned_up_by_the_next(user_repo: Path, tmp_path: Path) -> None:
@@ -148,16 +162,36 @@ def test_run_killed_midway_is_cleaned_up_by_the_next(user_repo: Path, tmp_path: 
     assert proc.poll() is None, "the run ended before it could be killed"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    stale = _snapshot(user_repo)
-    assert "locked reviewtool run" in stale["worktrees"]  # what the kill leaves behind
-    assert {k: v for k, v in stale.items() if k != "worktrees"} == {
-        k: v for k, v in before.items() if k != "worktrees"}
+    assert _snapshot(user_repo) == before
+    (killed,) = _persistent(user_repo)  # left mid-`git am`, its lock file unlocked by the kill
 
     run = _reviewtool("apply", "--mbox", str(mbox), "--tree", str(user_repo), "--out", str(tmp_path / "r2"),
-                      "--base", "v1", cache=tmp_path / "cache")
+                      "--base", "v1", "--json", cache=tmp_path / "cache")
     assert run.returncode == 0, run.stderr
+    assert [p["status"] for p in json.loads(run.stdout)["patches"]] == ["clean"] * 30
     assert _snapshot(user_repo) == before
-    assert not (tmp_path / "r1" / "worktree").exists()
+    assert _persistent(user_repo) == [killed]  # the same worktree, repaired, not a second one
+    assert not any(admin.glob("*/rebase-apply"))
+
+
+def test_persistent_worktree_is_reset_shared_safely_and_remade_when_damaged(user_repo: Path,
+                                                                              tmp_path: Path) -> None:
+    before = _snapshot(user_repo)
+    v1 = _git(user_repo, "rev-parse", "v1").strip()
+    root = tmp_path / "worktrees"
+    with persistent_worktree(user_repo, v1, root) as first:
+        (first / "mm" / "a.c").write_text("scribbled\n")
+        (first / "mm" / "a.o").write_text("untracked\n")
+        with persistent_worktree(user_repo, v1, root) as second:  # a second run at once: its own
+            assert second != first and (second / "mm" / "a.c").read_text() == _lines(40, "a")
+    with persistent_worktree(user_repo, v1, root) as again:  # reused, with what the last run left undone
+        assert again == first
+        assert (again / "mm" / "a.c").read_text() == _lines(40, "a") and not (again / "mm" / "a.o").exists()
+    shutil.rmtree(first)  # damaged: its files are gone
+    with persistent_worktree(user_repo, v1, root) as remade:
+        assert remade == first and (remade / "mm" / "b.c").read_text() == _lines(40, "b")
+    assert sorted(_persistent(user_repo)) == sorted([first, second])
+    assert _snapshot(user_repo) == before
 
 
 def test_partial_apply_keeps_the_files_that_apply(user_repo: Path, tmp_path: Path) -> None:

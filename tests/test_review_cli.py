@@ -9,6 +9,7 @@ import email
 import email.policy
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -92,6 +93,21 @@ def test_rerun_takes_stages_from_the_cache(run: tuple[Path, Path, str], tmp_path
         assert again[stage] == first_results[stage], stage
     # Nothing changed, so no worktree was made and nothing re-applied.
     assert "apply  1:" in first and "apply  1:" not in proc.stderr
+    stages = {t["stage"]: t for t in again["timings"]}
+    assert "worktree" not in stages and stages["checkpatch"]["detail"] == "14 of 14 cached"
+    assert "time: checkpatch" in proc.stderr
+
+
+def test_timings_name_every_stage_that_ran(run: tuple[Path, Path, str]) -> None:
+    results = json.loads((run[0] / "results.json").read_text())
+    stages = [t["stage"] for t in results["timings"]]
+    for stage in ("thread", "series", "comments", "worktree", "apply", "checkpatch", "pair scan",
+                  "versions", "report", "drafts"):
+        assert stage in stages, stage
+    assert all(t["seconds"] >= 0 and isinstance(t["detail"], str) for t in results["timings"])
+    apply = next(t for t in results["timings"] if t["stage"] == "apply")
+    worktree = next(t for t in results["timings"] if t["stage"] == "worktree")
+    assert apply["seconds"] >= worktree["seconds"]  # the worktree was taken inside the apply stage
 
 
 def test_results_json_is_the_typed_review(run: tuple[Path, Path, str]) -> None:
@@ -99,7 +115,7 @@ def test_results_json_is_the_typed_review(run: tuple[Path, Path, str]) -> None:
     review = read_review(path)
     assert to_json(review) == path.read_text()  # nothing lost or reshaped on the way back
     assert review.skipped == {"build": "--no-build"} and review.build is None
-    assert [t.stage for t in review.timings] == ["comments", "apply", "checkpatch", "pairscan", "versions"]
+    assert [t.stage for t in review.timings][-2:] == ["report", "drafts"]  # results.json is written last
     missing = [f for f in review.findings if f.kind == "missing-patch"]
     assert [(f.title, f.counts) for f in missing] == [("patches not in the thread: missing 9 of 15", True)]
 
@@ -112,7 +128,8 @@ def test_report_command_renders_the_run_again_and_refuses_another_schema(run: tu
     again = subprocess.run(["reviewtool", "report", str(copy)], capture_output=True, text=True, timeout=300,
                            env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"})
     assert again.returncode == 1, again.stderr  # the same findings as the review
-    assert (copy / "report.md").read_text() == (run[0] / "report.md").read_text()
+    # the same report, but for the time table: the review wrote it before the report and drafts stages ended
+    assert _without_timings((copy / "report.md").read_text()) == _without_timings((run[0] / "report.md").read_text())
     old = json.loads((copy / "results.json").read_text())
     old["schema_version"] = 0
     (copy / "results.json").write_text(json.dumps(old))
@@ -123,3 +140,7 @@ def test_report_command_renders_the_run_again_and_refuses_another_schema(run: tu
         f"reviewtool: error: {copy / 'results.json'}: schema_version 0, this reviewtool reads 1; "
         "re-run the review with this version"]
     (copy / "results.json").unlink()  # not a results.json of this schema: kept from the schema check
+
+
+def _without_timings(markdown: str) -> str:
+    return re.sub(r"(?ms)^### Time per stage\n.*?\n\n", "", markdown)

@@ -1,7 +1,7 @@
 """`reviewtool apply`: apply a series patch by patch to a private worktree of the kernel tree.
 
-The user's checkout is never touched: the series goes into a `git worktree`
-under the run directory, removed at the end.  A patch that does not apply is
+The user's checkout is never touched: the series goes into reviewtool's
+persistent `git worktree` of the tree, in the cache (kernel.worktree).  A patch that does not apply is
 checked file by file and hunk by hunk; the files whose hunks all apply are
 applied anyway (status "partial"), so later patches and builds still see them.
 """
@@ -56,7 +56,7 @@ def add_tree_arguments(parser: argparse.ArgumentParser) -> None:
                         help="apply on this commit (default: the series' base-commit if the tree has "
                              "it, else a commit matching the patches' preimage blobs, else HEAD)")
     parser.add_argument("--out", type=Path, metavar="DIR",
-                        help="run directory for the worktree and results (default: runs/<command>-v<N>)")
+                        help="run directory for the results (default: runs/<command>-v<N>)")
     parser.add_argument("--no-cache", action="store_true", help="recompute instead of reusing results")
 
 

@@ -81,8 +81,8 @@ def run(args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as stack:
         lazy = LazyWorktree(job, stack)
         applied = treestages.applied(job, lazy)
-        builds = [treestages.builds(job, lazy, arch, config, job.run_dir / "build" / f"{arch.name}-{config.name}", opts)
-                  for arch in arches for config in configs]
+        builds = treestages.builds(job, lazy, [(arch, config, job.run_dir / "build" / f"{arch.name}-{config.name}")
+                                               for arch in arches for config in configs], opts)
     results = {"sandbox": sandbox.label, "apply": applied, "builds": builds}
     write_atomic(job.run_dir / "build.json", dumps(results) + "\n")
     if args.json:

@@ -22,6 +22,7 @@ from reviewtool.model import to_json
 from reviewtool.pipeline import ReviewOptions, load_series, progress, run_review
 from reviewtool.report.render import write_report
 from reviewtool.report.view import build_view
+from reviewtool.timing import Timings
 from series.load import bundled_thread_path
 
 PLACEHOLDER_FROM = "Reviewer <reviewer@example.invalid>"
@@ -115,9 +116,12 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         output_dir(args.out, "--out", create=False)  # made once the thread is known good
     cache_dir = output_dir(args.cache_dir, "--cache-dir") if args.cache_dir else default_cache_dir()
-    thread = load_from_args(args)
+    timings = Timings()
+    with timings.stage("thread"):
+        thread = load_from_args(args)
     cache = StageCache(cache_dir, enabled=not args.no_cache)
-    series = load_series(thread, args.revision, cache)
+    with timings.stage("series"):
+        series = load_series(thread, args.revision, cache)
     run_dir = output_dir(args.out or Path("runs") / f"{slug(series.subject, 'series')}-v{series.revision}", "--out")
     (run_dir / "thread.mbox").write_bytes(thread.raw)
     opts = ReviewOptions(
@@ -125,14 +129,21 @@ def run(args: argparse.Namespace) -> int:
         arches=args.arch or available("arches"), configs=args.config or available("configs"),
         build=not args.no_build, checks=not args.no_checks, checkpatch_script=args.checkpatch,
         jobs=args.jobs, scheduler=args.scheduler, full_build=not args.no_full_build, sandbox=sandbox)
-    earlier = load_revisions(_previous_sources(args.previous), args.midmask, args.timeout)
-    review = run_review(thread, series, opts, cache, earlier)
+    with timings.stage("previous", f"{len(args.previous)} threads"):
+        earlier = load_revisions(_previous_sources(args.previous), args.midmask, args.timeout)
+    review = run_review(thread, series, opts, cache, earlier, timings)
     if review.versions is not None:
-        write_version_report(review.versions, run_dir / "versions")
-    write_atomic(run_dir / "results.json", to_json(review))
+        with timings.stage("versions report"):
+            write_version_report(review.versions, run_dir / "versions")
     view = build_view(review)  # once, for the reports and the drafts
-    written = write_report(view, run_dir)
-    written += write_drafts(view, run_dir, sender, thread.messages)
+    with timings.stage("report"):
+        written = write_report(view, run_dir)
+    with timings.stage("drafts"):
+        written += write_drafts(view, run_dir, sender, thread.messages)
+    # Written last, so its timings (review.timings is timings.stages) include the report and drafts.
+    write_atomic(run_dir / "results.json", to_json(review))
+    for line in timings.summary():
+        progress(f"time: {line}")
     for path in written:
         progress(f"wrote {path}")
     progress(f"{view.findings} findings; report: {run_dir / 'report.html'}")
