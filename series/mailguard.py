@@ -37,6 +37,7 @@ import datetime
 import email.errors
 import email.utils
 import re
+import weakref
 from email.message import EmailMessage, Message
 
 import b4
@@ -49,11 +50,20 @@ MAX_PATCHES = 1000
 MAX_TRAILER_LINE = 2000
 
 _ID_HEADERS = ("message-id", "in-reply-to", "references")
+# The headers b4, the thread view and the reply drafts parse (probing all of them
+# would double the stdlib's parsing time, which is most of a thread's load time).
+_READ_HEADERS = frozenset({"from", "to", "cc", "reply-to", "date", "subject", "content-type",
+                           "content-transfer-encoding", "list-id", *_ID_HEADERS})
 _MSGID_TOKEN_RE = re.compile(r"<[^<>\s]+>")
 _TRAILER_SHAPED_RE = re.compile(r"^[ \t]*\w\S*:[ \t]+\S", re.M)
 # What the stdlib header parser and b4's header helpers raise on hostile values.
 _PARSE_ERRORS = (ValueError, IndexError, TypeError, AttributeError, LookupError, OverflowError,
                  email.errors.MessageError)
+
+
+# Mails already guarded (and repaired in place): assemble guards again for callers that
+# did not load through series.load, and must not pay the header parsing twice.
+_GUARDED: weakref.WeakSet[EmailMessage] = weakref.WeakSet()
 
 
 class CharsetDefect(email.errors.MessageDefect):
@@ -72,6 +82,9 @@ def guard_messages(messages: list[EmailMessage]) -> tuple[list[EmailMessage], li
         messages = messages[:MAX_MESSAGES]
     kept = []
     for index, msg in enumerate(messages, 1):
+        if msg in _GUARDED:
+            kept.append(msg)
+            continue
         name = f"mail {index} <{_raw_msgid(msg)}>"
         try:
             notes = [*_repair_headers(msg), *_check_date(msg), *_check_charsets(msg)]
@@ -82,6 +95,7 @@ def guard_messages(messages: list[EmailMessage]) -> tuple[list[EmailMessage], li
             continue
         warnings.extend(f"{name}: {note}" for note in notes)
         kept.append(msg)
+        _GUARDED.add(msg)
     warnings.extend(_cut_reply_cycles(kept))
     return kept, warnings
 
@@ -102,7 +116,7 @@ def _repair_headers(msg: EmailMessage) -> list[str]:
     if any(value != original for (_, value), (_, original) in zip(headers, msg.raw_items())):
         notes.append("8-bit bytes in its headers read as UTF-8")
         _replace_headers(msg, headers)
-    for name in dict.fromkeys(n.lower() for n, _ in headers):
+    for name in dict.fromkeys(n.lower() for n, _ in headers if n.lower() in _READ_HEADERS):
         try:
             for value in msg.get_all(name, []):
                 str(value)
