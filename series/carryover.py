@@ -121,7 +121,7 @@ def _carry(c: ReviewComment, old: Series, new: Series, pairing: Pairing) -> Carr
     return out
 
 
-_PATCH_NO = re.compile(r"(?:#|\bpatch(?:es)?\s+#?|\[PATCH[^\]]*?\s)(\d+)(?:/\d+\])?", re.I)
+_PATCH_NO = re.compile(r"(?:#|\bpatch(?:es)?\s+#?|\[PATCH[^\]]*?\s)(\d{1,4})(?!\d)(?:/\d+\])?", re.I)
 _RESTRUCTURED = {"split", "merged", "reworked", "dropped"}
 
 

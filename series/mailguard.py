@@ -10,9 +10,9 @@ hang or print invalid UTF-8:
   parser keeps as lone surrogates, so `show --json` printed invalid UTF-8 and
   the stage cache could not be written) are read as UTF-8 (RFC 6532), else
   replaced with U+FFFD;
-- a header the stdlib cannot parse (`<<a@b>>`: IndexError; an encoded From
-  that decodes to CR/LF: ValueError; a broken encoded-word Date:
-  HeaderParseError in b4) is repaired (Message-IDs, as b4 reads them) or
+- a header the stdlib or b4's `clean_header` cannot parse (`<<a@b>>`:
+  IndexError; an encoded From that decodes to CR/LF: ValueError; a broken
+  encoded-word Date: HeaderParseError) is repaired (Message-IDs, as b4 reads them) or
   removed, and a mail without a usable From is left out;
 - a Date whose UTC time is out of range (year 9999 at -2359: OverflowError
   when b4 compares dates) is removed (b4 then dates the mail "now");
@@ -119,7 +119,7 @@ def _repair_headers(msg: EmailMessage) -> list[str]:
     for name in dict.fromkeys(n.lower() for n, _ in headers if n.lower() in _READ_HEADERS):
         try:
             for value in msg.get_all(name, []):
-                str(value)
+                b4.LoreMessage.clean_header(str(value))  # b4 decodes encoded words again
         except _PARSE_ERRORS as exc:
             notes.append(_repair_header(msg, name, exc))
     return notes
@@ -195,20 +195,20 @@ def _charset_problem(payload: bytes, charset: str) -> tuple[str, bool]:
     """Why `payload` is not exactly text in `charset` ("" when it is), and whether b4 can still decode it."""
     try:
         codecs.lookup(charset)
-        payload.decode(charset, "replace")  # as b4 does
+        lenient = payload.decode(charset, "replace")  # as b4 decodes
     except LookupError:
         return f"unknown charset {charset!r}", False
     except (UnicodeError, ValueError, TypeError) as exc:  # idna, "utf-8\0": b4 would raise too
         return f"unusable charset {charset!r} ({exc})", False
     try:
-        text = payload.decode(charset)
+        lenient.encode("utf-8")
+    except UnicodeEncodeError:  # utf-7, utf-16: git patch-id, JSON and the cache would fail
+        return f"charset {charset!r} decodes to lone surrogates", False
+    try:
+        payload.decode(charset)
     except (UnicodeError, ValueError) as exc:
         where = f" at byte {exc.start}" if isinstance(exc, UnicodeDecodeError) else ""
         return f"body is not valid {charset} ({getattr(exc, 'reason', exc)}{where})", True
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return f"charset {charset!r} decodes to lone surrogates", False
     return "", True
 
 

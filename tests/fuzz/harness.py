@@ -144,10 +144,11 @@ def run_cases(seed: int, cases: int, *, start: int = 0, jobs: int = 1, progress:
             for i, w in enumerate(workers):
                 if w.case is None:
                     continue
+                done = w.case
                 if w.conn in ready:
-                    _count(summary, w.case, *w.conn.recv())
+                    _count(summary, done, *w.conn.recv())
                 elif time.monotonic() - w.since > HANG_S:
-                    _count(summary, w.case, "hang", f"no answer within {HANG_S:g} s", HANG_S)
+                    _count(summary, done, "hang", f"no answer within {HANG_S:g} s", HANG_S)
                     w.stop(kill=True)
                     w = workers[i] = _Watched(ctx)
                 else:
@@ -155,6 +156,9 @@ def run_cases(seed: int, cases: int, *, start: int = 0, jobs: int = 1, progress:
                 w.case = None
                 if todo:
                     w.give(seed, todo.pop())
+                if progress and summary.failures and summary.failures[-1].case == done:
+                    print(f"fuzz_mail: case {done} fails: {summary.failures[-1].detail.strip()[-300:]}",
+                          file=sys.stderr, flush=True)
                 if progress and summary.cases % 100 == 0:
                     print(f"fuzz_mail: {summary.cases}/{cases} cases, {len(summary.failures)} failures, "
                           f"{time.monotonic() - began:.0f} s", file=sys.stderr, flush=True)

@@ -5,7 +5,7 @@ case runs in a fraction of a second, and mixed revisions, so that `diff` has
 versions to compare) and applies one to three mutations of the kinds fuzzing
 found faults with: byte flips, truncation anywhere, garbled and duplicated
 headers, odd [PATCH vN M/N] counters, reference cycles, nested and broken
-MIME, NUL bytes, CR-only line ends and 1 MB lines.
+MIME, NUL bytes, CR-only line ends, 1 MB lines and numbers of thousands of digits.
 """
 from __future__ import annotations
 
@@ -170,6 +170,17 @@ def long_line(rng: random.Random, mails: list[bytes]) -> list[bytes]:
     return [*mails[:i], data[:at] + line + b"\n" + data[at:], *mails[i + 1:]]
 
 
+def huge_number(rng: random.Random, mails: list[bytes]) -> list[bytes]:
+    """A number in a counter, hunk header, diffstat or robot report grown to thousands of digits."""
+    i = _one(rng, mails)
+    runs = list(re.finditer(rb"\d+", mails[i]))
+    if not runs:
+        return mails
+    run = rng.choice(runs)
+    digits = b"9" * rng.choice((12, 5000))
+    return [*mails[:i], mails[i][:run.start()] + digits + mails[i][run.end():], *mails[i + 1:]]
+
+
 def shuffle_and_duplicate(rng: random.Random, mails: list[bytes]) -> list[bytes]:
     out = list(mails)
     rng.shuffle(out)
@@ -180,5 +191,5 @@ def shuffle_and_duplicate(rng: random.Random, mails: list[bytes]) -> list[bytes]
 
 MUTATIONS: list[Callable[[random.Random, list[bytes]], list[bytes]]] = [
     byte_flips, truncate, garble_header, garble_header, duplicate_header, odd_counter, odd_counter,
-    reply_cycle, broken_mime, nul_bytes, cr_only, long_line, shuffle_and_duplicate,
+    reply_cycle, broken_mime, nul_bytes, cr_only, long_line, huge_number, huge_number, shuffle_and_duplicate,
 ]
