@@ -11,7 +11,7 @@ CI runs a few hundred cases (tests/fuzz/test_fuzz_mail.py); this is the long run
 
 Not a test: run it by hand, e.g. (about 1 case/s per job on an idle core):
     .venv/bin/python bench/fuzz_mail.py --cases 10000 --jobs 2
-    .venv/bin/python bench/fuzz_mail.py --seed 7 --start 4711 --cases 1 --save /tmp/cases   # one case, kept
+    .venv/bin/python bench/fuzz_mail.py --seed 7 --start 4711 --cases 1 --save /tmp/cases   # rerun one case, kept if it fails
 Exit status 1 when a case failed; each failure is printed with its seed and case number.
 """
 from __future__ import annotations
