@@ -55,7 +55,8 @@ _ID_HEADERS = ("message-id", "in-reply-to", "references")
 _READ_HEADERS = frozenset({"from", "to", "cc", "reply-to", "date", "subject", "content-type",
                            "content-transfer-encoding", "list-id", *_ID_HEADERS})
 _MSGID_TOKEN_RE = re.compile(r"<[^<>\s]+>")
-_TRAILER_SHAPED_RE = re.compile(r"^[ \t]*\w\S*:[ \t]+\S", re.M)
+_NAME_TOKEN_RE = re.compile(rb"^[ \t]*[^\s:]*:", re.M)  # a line whose first token has a colon
+_LONG_SPACE_RE = re.compile(rb"\s{%d}" % MAX_TRAILER_LINE)
 # What the stdlib header parser and b4's header helpers raise on hostile values.
 _PARSE_ERRORS = (ValueError, IndexError, TypeError, AttributeError, LookupError, OverflowError,
                  email.errors.MessageError)
@@ -226,7 +227,10 @@ def _check_counters(msg: EmailMessage) -> None:
         subject = b4.LoreMessage.clean_header(msg.get("Subject"))
     except _PARSE_ERRORS:
         return
-    lsub = b4.LoreSubject(subject)
+    try:
+        lsub = b4.LoreSubject(subject)
+    except ValueError as exc:  # int() of a 5,000-digit "v9999...": b4 would raise it on this mail
+        raise _LeaveOut(f"its subject does not parse ({exc})") from None
     if lsub.revision > MAX_REVISION:
         raise _LeaveOut(f"revision v{lsub.revision} is over the cap of {MAX_REVISION}")
     if max(lsub.counter, lsub.expected) > MAX_PATCHES:
@@ -234,16 +238,19 @@ def _check_counters(msg: EmailMessage) -> None:
 
 
 def _check_trailer_lines(msg: EmailMessage) -> None:
+    """b4 matches `^\\S+:\\s+[^<]+\\n` and the like from every line that starts with a "Name:" token:
+    a long line, or a long run of white space after the colon, costs the square of its length."""
     for part in msg.walk():
         if part.get_content_maintype() != "text":
             continue
         payload = part.get_payload(decode=True)
         if not isinstance(payload, bytes) or len(payload) <= MAX_TRAILER_LINE:
             continue
-        for match in _TRAILER_SHAPED_RE.finditer(payload.decode("latin-1")):
+        for match in _NAME_TOKEN_RE.finditer(payload):
             end = payload.find(b"\n", match.start())
-            if (end if end >= 0 else len(payload)) - match.start() > MAX_TRAILER_LINE:
-                raise _LeaveOut(f"a 'Name: value' line longer than {MAX_TRAILER_LINE} characters "
+            if ((end if end >= 0 else len(payload)) - match.start() > MAX_TRAILER_LINE
+                    or _LONG_SPACE_RE.match(payload, match.end())):
+                raise _LeaveOut(f"a 'Name: value' line over {MAX_TRAILER_LINE} characters "
                                 "(b4's trailer parsing is quadratic in it)")
 
 

@@ -157,7 +157,7 @@ def run_cases(seed: int, cases: int, *, start: int = 0, jobs: int = 1, progress:
                 if todo:
                     w.give(seed, todo.pop())
                 if progress and summary.failures and summary.failures[-1].case == done:
-                    print(f"fuzz_mail: case {done} fails: {summary.failures[-1].detail.strip()[-300:]}",
+                    print(f"fuzz_mail: case {done} fails: {summary.failures[-1].detail.strip().splitlines()[-1]}",
                           file=sys.stderr, flush=True)
                 if progress and summary.cases % 100 == 0:
                     print(f"fuzz_mail: {summary.cases}/{cases} cases, {len(summary.failures)} failures, "
