@@ -151,10 +151,11 @@ def _fetch_thread(source: str, *, midmask: str | None, timeout: float) -> Thread
         finally:
             node.close()
         _check_size(raw, url)
-        messages, warnings = _accept(b4.split_and_dedupe_pi_results(raw), url)
+        messages, warnings = guard_messages(b4.split_and_dedupe_pi_results(raw))
         strict = b4.get_strict_thread(messages, msgid) if messages else None
     if not strict:
         raise SeriesInputError(f"{url}: the server's answer holds no mail of that thread")
+    _check_messages(strict, url)
     return Thread(messages=strict, raw=raw, origin=url, warnings=warnings)
 
 

@@ -101,8 +101,9 @@ def run_one(seed: int, case: int) -> tuple[str, str, float]:
 
 
 def _worker(conn: Connection) -> None:
-    while (job := conn.recv()) is not None:
-        conn.send(run_one(*job))
+    with contextlib.suppress(EOFError, BrokenPipeError):  # the parent went away: stop too
+        while (job := conn.recv()) is not None:
+            conn.send(run_one(*job))
 
 
 class _Watched:
