@@ -12,8 +12,8 @@ hang or print invalid UTF-8:
   replaced with U+FFFD;
 - a header the stdlib or b4's `clean_header` cannot parse (`<<a@b>>`:
   IndexError; an encoded From that decodes to CR/LF: ValueError; a broken
-  encoded-word Date: HeaderParseError) is repaired (Message-IDs, as b4 reads them) or
-  removed, and a mail without a usable From is left out;
+  encoded-word Date: HeaderParseError) is repaired (Message-IDs, as b4
+  reads them) or removed, and a mail without a usable From is left out;
 - a Date whose UTC time is out of range (year 9999 at -2359: OverflowError
   when b4 compares dates) is removed (b4 then dates the mail "now");
 - a charset Python cannot use for b4's errors='replace' decoding (unknown,
@@ -26,9 +26,10 @@ hang or print invalid UTF-8:
 - counters: revisions above MAX_REVISION and counters above MAX_PATCHES are
   refused here, so no loop or list downstream is sized by a number from mail
   (b4 itself keeps only 4-digit counters, revisions unbounded);
-- a trailer-shaped line ("Name: value") longer than MAX_TRAILER_LINE leaves
-  its mail out: b4's trailer regexes are quadratic in it (50,000 characters
-  cost seconds, 100,000 nearly a minute).
+- a trailer-shaped line ("Name: value") longer than MAX_TRAILER_LINE, or as
+  long a run of white space after "Name:", leaves its mail out: b4's trailer
+  regexes are quadratic in it (50,000 characters cost seconds, 100,000 nearly
+  a minute, 1 MB of spaces hung `show`).
 """
 from __future__ import annotations
 
@@ -127,8 +128,8 @@ def _repair_headers(msg: EmailMessage) -> list[str]:
 
 
 def _repair_header(msg: EmailMessage, name: str, exc: Exception) -> str:
-    """One header the stdlib cannot parse: Message-IDs kept as b4 reads them, others removed."""
-    why = f"{type(exc).__name__} in the standard library"
+    """One header the stdlib or b4 cannot parse: Message-IDs kept as b4 reads them, others removed."""
+    why = f"{type(exc).__name__} parsing it"
     if name == "from":
         raise _LeaveOut(f"its From header cannot be parsed ({why})")
     repaired = ""

@@ -215,3 +215,10 @@ def test_numbers_of_thousands_of_digits_are_not_numbers(tmp_path: Path) -> None:
 def test_huge_numbers_in_the_patch(tmp_path: Path, old: bytes, new: bytes) -> None:
     """unidiff and b4 call int() on them (ValueError past 4,300 digits)."""
     refused(show(mbox(tmp_path / "huge.mbox", reply(), patch_edit=(old, new))))
+
+
+def test_a_chain_of_1500_replies(tmp_path: Path) -> None:
+    """The reply tree was walked recursively: RecursionError past Python's 1,000 frames."""
+    chain = [reply(f"r{i}@x", f"r{i - 1}@x" if i else "p1@x", body="More.") for i in range(1500)]
+    series = shown_json(mbox(tmp_path / "deep.mbox", *chain))
+    assert max(m["depth"] for m in series["thread"]) == 1500

@@ -14,19 +14,19 @@ import io
 import json
 import multiprocessing
 import multiprocessing.context
-from multiprocessing.connection import Connection, wait
 import sys
 import tempfile
 import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
 from mutate import make_case
 
 CASE_LIMIT_S = 5.0  # CPU seconds of the worker per case
-HANG_S = 60.0  # the worker is killed after this; the case counts as a hang
+HANG_S = 120.0  # wall seconds: the worker is killed and the case counts as a hang
 
 
 @dataclass
@@ -44,7 +44,7 @@ class Summary:
     cases: int = 0
     seconds: float = 0.0
     expected_errors: int = 0  # cases refused with a project error (exit 2/3)
-    slowest: tuple[float, int] = (0.0, -1)  # seconds, case
+    slowest: tuple[float, int] = (0.0, -1)  # CPU seconds, case
     failures: list[Failure] = field(default_factory=list)
 
 

@@ -11,7 +11,7 @@ from harness import CASE_LIMIT_S, run_cases
 from mutate import MUTATIONS, make_case
 
 SEED = 2026
-CASES = 200
+CASES = 300
 
 
 def test_seeded_cases_end_cleanly() -> None:
