@@ -18,7 +18,7 @@ from email.message import EmailMessage
 
 import b4
 
-from series import bots, diffstat, thread, trailers
+from series import bots, diffstat, mailguard, thread, trailers
 from series.b4env import isolated_b4
 from series.errors import SeriesInputError
 from series.model import BotReport, Cover, FileChange, Message, Patch, Series, Trailer
@@ -34,13 +34,14 @@ _COMMIT_MSG_END_RE = re.compile(r"^---\s*$", re.M)
 
 def revisions(messages: Iterable[EmailMessage]) -> list[int]:
     """The revisions (vN) with at least one patch mail in `messages`, ascending."""
+    messages, _warnings = mailguard.guard_messages(list(messages))  # said at load; no-op then
     with isolated_b4():
         return sorted(_mailbox(messages).series)
 
 
 def assemble_series(messages: Iterable[EmailMessage], revision: int | None = None) -> Series:
     """Revision `revision` (default: the highest number) of the series in `messages`."""
-    messages = list(messages)
+    messages, _warnings = mailguard.guard_messages(list(messages))  # said at load; no-op then
     with isolated_b4():
         problems = _charset_problems(messages)
         mailbox = _mailbox(messages)
@@ -245,32 +246,18 @@ def _kind(lmsg: b4.LoreMessage, is_report: bool) -> tuple[str, int | None]:
 
 
 def _charset_problems(messages: list[EmailMessage]) -> dict[str, str]:
-    """Message-ID -> why its text does not decode, checked before b4 sees the mails.
+    """Message-ID -> why its text does not decode, as series.mailguard found it at load.
 
     b4 decodes with errors='replace' and rewrites an unknown charset to UTF-8
-    in the message itself, which would silently change a patch; so this runs
-    first, and a patch or cover letter listed here is refused (replies are
+    in the message itself, which would silently change a patch; the guard
+    keeps its finding on the message (a defect), so a patch or cover letter
+    listed here is refused however often b4 has read the mail (replies are
     read as b4 decodes them).
     """
     problems = {}
     for msg in messages:
-        for part in msg.walk():
-            if part.get_content_maintype() != "text" and part.get_content_type() != "application/x-patch":
-                continue
-            payload = part.get_payload(decode=True)
-            if not isinstance(payload, bytes):
-                continue
-            charset = part.get_content_charset() or "utf-8"
-            try:
-                payload.decode(charset)
-            except LookupError:
-                reason = f"unknown charset {charset!r}"
-            except UnicodeDecodeError as exc:
-                reason = f"body is not valid {charset} ({exc.reason} at byte {exc.start})"
-            else:
-                continue
+        if reason := mailguard.charset_problem(msg):
             problems[b4.LoreMessage.get_clean_msgid(msg) or ""] = reason
-            break
     return problems
 
 
@@ -290,11 +277,11 @@ def _iso(msg: EmailMessage) -> str:
     """The Date header as ISO 8601 in UTC ("" when missing or unparsable)."""
     try:
         when = email.utils.parsedate_to_datetime(str(msg.get("Date", "")))
-    except (TypeError, ValueError):
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=datetime.timezone.utc)
+        return when.astimezone(datetime.timezone.utc).isoformat()
+    except (TypeError, ValueError, OverflowError):  # year 9999 at -2359 has no UTC time
         return ""
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=datetime.timezone.utc)
-    return when.astimezone(datetime.timezone.utc).isoformat()
 
 
 def _base_hint(text: str) -> str:

@@ -16,6 +16,9 @@ in-tree `.b4-config`), a cache under `$XDG_CACHE_HOME/b4`, a cached lore node
 - attestation is off (it would need DNS), `can_network` is False unless a
   fetch is wanted, and `b4.LORENODE` is reset on entry and exit so a changed
   midmask takes effect and no node outlives the block.
+- b4's config, read this way, depends only on the midmask and git's identity
+  variables, so it is read once per process (b4 runs git several times for
+  it: a tenth of a second, on every block) and each block gets a fresh copy.
 
 The environment variables are process-wide while the block runs (b4 spawns git
 with the inherited environment); they are restored on exit. Blocks are
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import logging
 import os
 import subprocess
@@ -40,6 +44,8 @@ DEFAULT_MIDMASK = "https://lore.kernel.org/all/%s"
 
 _LOCK = threading.RLock()  # b4's globals: one isolated block at a time (re-entrant for nesting)
 _ISOLATING_ENV = ("XDG_CACHE_HOME", "XDG_DATA_HOME", "GIT_CONFIG_GLOBAL", "GIT_CONFIG_NOSYSTEM")
+_IDENTITY_ENV = ("GIT_COMMITTER_NAME", "GIT_AUTHOR_NAME", "GIT_COMMITTER_EMAIL", "GIT_AUTHOR_EMAIL")
+_CONFIGS: dict[tuple[str | None, ...], tuple[dict, dict, dict]] = {}  # b4's three configs, as read
 
 
 def user_midmask() -> str:
@@ -68,6 +74,17 @@ if logging.getLogger("b4").level == logging.NOTSET:
     quiet_b4()
 
 
+def _setup_config(mask: str, topdir: str) -> None:
+    key = (mask, *(os.environ.get(name) for name in _IDENTITY_ENV))
+    if key not in _CONFIGS:
+        b4.setup_config(
+            argparse.Namespace(config={"b4.midmask": mask, "b4.attestation-policy": "off"}),
+            topdir=topdir,
+        )
+        _CONFIGS[key] = (b4.MAIN_CONFIG, b4.USER_CONFIG, b4.SENDEMAIL_CONFIG)
+    b4.MAIN_CONFIG, b4.USER_CONFIG, b4.SENDEMAIL_CONFIG = copy.deepcopy(_CONFIGS[key])
+
+
 @contextlib.contextmanager
 def isolated_b4(*, midmask: str | None = None, network: bool = False) -> Iterator[None]:
     """Run b4 with a clean config, a throw-away cache, attestation off.
@@ -84,10 +101,7 @@ def isolated_b4(*, midmask: str | None = None, network: bool = False) -> Iterato
             GIT_CONFIG_GLOBAL=os.devnull, GIT_CONFIG_NOSYSTEM="1",
         )
         try:
-            b4.setup_config(
-                argparse.Namespace(config={"b4.midmask": mask, "b4.attestation-policy": "off"}),
-                topdir=tmp,
-            )
+            _setup_config(mask, tmp)
             b4.can_network = network
             b4.LORENODE = None
             yield

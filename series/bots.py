@@ -16,7 +16,7 @@ BOT_SENDERS = frozenset({"lkp@intel.com"})
 _FIELD_RE = re.compile(r"^(url|base|config|compiler):\s+(.*?)\s*$", re.M)
 _AUTO_ON_RE = re.compile(r"^\[auto build test \w+ on ([^\]]+)\]", re.M)
 _DIAG_RE = re.compile(
-    r"^(?P<new>>>)?\s*(?P<path>[\w./+-]+):(?P<line>\d+):(?:(?P<col>\d+):)?\s*"
+    r"^(?P<new>>>)?\s*(?P<path>[\w./+-]+):(?P<line>\d{1,9}):(?:(?P<col>\d{1,9}):)?\s*"
     r"(?P<sev>error|warning|note):\s*(?P<msg>.*?)\s*$"
 )
 _END_OF_OUTPUT = re.compile(r"^vim \+\d+ ", re.M)

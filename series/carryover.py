@@ -118,7 +118,7 @@ def carry_by_code(c: ReviewComment, old: Series, new: Series, pairing: Pairing,
     return out
 
 
-_PATCH_NO = re.compile(r"(?:#|\bpatch(?:es)?\s+#?|\[PATCH[^\]]*?\s)(\d+)(?:/\d+\])?", re.I)
+_PATCH_NO = re.compile(r"(?:#|\bpatch(?:es)?\s+#?|\[PATCH[^\]]*?\s)(\d{1,4})(?!\d)(?:/\d+\])?", re.I)
 _RESTRUCTURED = {"split", "merged", "reworked", "dropped"}
 
 

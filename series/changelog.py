@@ -16,13 +16,15 @@ from series.model import Series
 from series.versions import Pairing
 
 _HEADERS = [  # (regex, which group is the new revision, add to it)
-    (re.compile(r"^\s*(?:changelog|changes)?\s*(?:in|since|from|for)?\s*v(\d+)\s*(?:->|→|=>|to|\.\.)\s*v?(\d+)\s*:?\s*$", re.I), 2, 0),
-    (re.compile(r"^\s*(?:changelog|changes)\s+(?:in|for)\s+v(\d+)\s*:?\s*$", re.I), 1, 0),
-    (re.compile(r"^\s*(?:changelog|changes)\s+(?:since|from)\s+v(\d+)\s*:?\s*$", re.I), 1, 1),
-    (re.compile(r"^\s*v(\d+)\s*:\s*$", re.I), 1, 0),
+    (re.compile(r"^\s*(?:changelog|changes)?\s*(?:in|since|from|for)?\s*v(\d{1,4})\s*(?:->|→|=>|to|\.\.)\s*v?(\d{1,4})\s*:?\s*$", re.I), 2, 0),
+    (re.compile(r"^\s*(?:changelog|changes)\s+(?:in|for)\s+v(\d{1,4})\s*:?\s*$", re.I), 1, 0),
+    (re.compile(r"^\s*(?:changelog|changes)\s+(?:since|from)\s+v(\d{1,4})\s*:?\s*$", re.I), 1, 1),
+    (re.compile(r"^\s*v(\d{1,4})\s*:\s*$", re.I), 1, 0),
 ]
 _BULLET = re.compile(r"^(\s*)(?:[-*+•o]|\d+[.)])\s+(.*)$")
-_PATCH_REF = re.compile(r"\[?PATCH\s+v(\d+)\s+(\d+)(?:\s*-\s*(\d+))?/(\d+)\]?", re.I)
+# Numbers from mail are at most 4 digits (as b4 reads counters): no int() of a 5,000-digit
+# string (ValueError) and no range() of a hundred million patches.
+_PATCH_REF = re.compile(r"\[?PATCH\s+v(\d{1,4})\s+(\d{1,4})(?:\s*-\s*(\d{1,4}))?/(\d{1,4})\]?", re.I)
 _IDENT = re.compile(r"\b([A-Za-z_]\w*)\(\)")
 
 

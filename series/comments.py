@@ -40,7 +40,7 @@ _PLEASANTRY = re.compile(
     r"|best|cheers|bye|ciao|greetings|br|sincerely)\b[\w ,.!-]{0,30}[,.!]?$",
     re.IGNORECASE,
 )
-_HUNK_HEADER = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
+_HUNK_HEADER = re.compile(r"^@@ -(\d{1,9})(?:,(\d{1,9}))? \+(\d{1,9})(?:,(\d{1,9}))? @@")  # bounded: int() of mail
 _DIFF_GIT = re.compile(r"^diff --git a/(\S+)(?: b/(\S+))?")
 _FILE_HEADER = re.compile(r"^(?:\+\+\+ b/|--- a/)(\S+)")
 _DIFFSTAT = re.compile(
@@ -403,7 +403,7 @@ class _ThreadAnchoring:
 
     def _patch_from_subject(self, subject: str) -> Patch | None:
         """Parent missing from the thread: `Re: [PATCH v2 6/9]` still says which patch."""
-        m = re.search(r"\[[^\]]*?\b(\d+)/(\d+)\s*\]", subject)
+        m = re.search(r"\[[^\]]*?\b(\d{1,4})/(\d{1,4})\s*\]", subject)
         return self.patches.get(int(m.group(1))) if m else None
 
     def default_anchor(self, msg: Message) -> Anchor:

@@ -14,9 +14,9 @@ import re
 
 from series.model import DiffstatCheck, DiffstatEntry, Patch
 
-_ENTRY_RE = re.compile(r"^ (?P<path>\S.*?)\s+\|\s+(?P<changes>\d+|Bin\b[^|]*?)(?: [+-]+)?\s*$")
+_ENTRY_RE = re.compile(r"^ (?P<path>\S.*?)\s+\|\s+(?P<changes>\d{1,9}|Bin\b[^|]*?)(?: [+-]+)?\s*$")
 _SUMMARY_RE = re.compile(
-    r"^ (\d+) files? changed(?:, (\d+) insertions?\(\+\))?(?:, (\d+) deletions?\(-\))?\s*$"
+    r"^ (\d{1,9}) files? changed(?:, (\d{1,9}) insertions?\(\+\))?(?:, (\d{1,9}) deletions?\(-\))?\s*$"
 )
 _BRACE_RENAME_RE = re.compile(r"\{[^{}]* => ([^{}]*)\}")
 

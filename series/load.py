@@ -12,7 +12,7 @@ import pathlib
 import re
 import sys
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from importlib import resources
 
@@ -21,6 +21,7 @@ import liblore
 
 from series.b4env import isolated_b4
 from series.errors import SeriesFetchError, SeriesInputError
+from series.mailguard import MAX_INPUT_BYTES, guard_messages
 
 BUNDLED_PACKAGE = "series"  # the mail layer ships its own sample threads: nothing reaches up into reviewtool
 BUNDLED_DIR = "threads"
@@ -36,6 +37,7 @@ class Thread:
     messages: list[EmailMessage]
     raw: bytes  # mboxrd bytes as read/fetched (maildir: written out as mboxrd)
     origin: str  # path, "stdin", or the URL asked
+    warnings: list[str] = field(default_factory=list)  # mails repaired or left out (series.mailguard)
 
 
 def bundled_thread_path(name: str) -> pathlib.Path:
@@ -58,16 +60,25 @@ def load_thread(source: str, *, midmask: str | None = None, timeout: float = 30.
     """Read `source`: an mbox path, a maildir, "-" (stdin), a Message-ID or a lore URL.
 
     `midmask` (a `https://host/list/%s` template) overrides the user's
-    `b4.midmask` for Message-IDs; a URL names its own server.
+    `b4.midmask` for Message-IDs; a URL names its own server. What the mail
+    guard repaired or left out is said on stderr (and kept in `warnings`).
     """
+    thread = _read_thread(source, midmask=midmask, timeout=timeout)
+    for warning in thread.warnings:
+        print(f"reviewtool: warning: {thread.origin}: {warning}", file=sys.stderr)
+    return thread
+
+
+def _read_thread(source: str, *, midmask: str | None, timeout: float) -> Thread:
     if source == "-":
-        return _thread_from_bytes(sys.stdin.buffer.read(), "stdin")
+        return _thread_from_bytes(sys.stdin.buffer.read(MAX_INPUT_BYTES + 1), "stdin")
     path = pathlib.Path(source)
     if path.exists():
         if path.is_dir():
             return _thread_from_maildir(path)
         try:
-            raw = path.read_bytes()
+            with path.open("rb") as fh:
+                raw = fh.read(MAX_INPUT_BYTES + 1)
         except OSError as exc:
             raise SeriesInputError(f"cannot read {source}: {exc.strerror}") from exc
         return _thread_from_bytes(raw, str(path))
@@ -77,6 +88,7 @@ def load_thread(source: str, *, midmask: str | None = None, timeout: float = 30.
 
 
 def _thread_from_bytes(raw: bytes, origin: str) -> Thread:
+    _check_size(raw, origin)
     if not raw.strip():
         raise SeriesInputError(f"{origin}: empty input, no mail in it")
     mbox = raw.lstrip(b"\r\n")
@@ -86,8 +98,8 @@ def _thread_from_bytes(raw: bytes, origin: str) -> Thread:
         mbox = b"From mboxrd@z Thu Jan  1 00:00:00 1970\n" + _mboxrd_escape(mbox)
     with isolated_b4():
         messages = b4.split_and_dedupe_pi_results(mbox)
-    _check_messages(messages, origin)
-    return Thread(messages=messages, raw=raw, origin=origin)
+    messages, warnings = _accept(messages, origin)
+    return Thread(messages=messages, raw=raw, origin=origin, warnings=warnings)
 
 
 def _thread_from_maildir(path: pathlib.Path) -> Thread:
@@ -95,12 +107,13 @@ def _thread_from_maildir(path: pathlib.Path) -> Thread:
         raise SeriesInputError(f"{path}: a directory but not a maildir (needs cur/, new/, tmp/)")
     with isolated_b4():
         messages = b4.get_msgs_from_mailbox_or_maildir(str(path))
+        if not messages:
+            raise SeriesInputError(f"{path}: empty maildir, no mail in it")
+        messages, warnings = _accept(messages, str(path))
         buf = io.BytesIO()
         b4.save_mboxrd_mbox(messages, buf, mangle_from=True)
-    if not messages:
-        raise SeriesInputError(f"{path}: empty maildir, no mail in it")
-    _check_messages(messages, str(path))
-    return Thread(messages=messages, raw=buf.getvalue(), origin=str(path))
+    _check_size(buf.getvalue(), str(path))
+    return Thread(messages=messages, raw=buf.getvalue(), origin=str(path), warnings=warnings)
 
 
 def _fetch_thread(source: str, *, midmask: str | None, timeout: float) -> Thread:
@@ -137,16 +150,31 @@ def _fetch_thread(source: str, *, midmask: str | None, timeout: float) -> Thread
             raise SeriesFetchError(f"{url}: {exc}") from exc
         finally:
             node.close()
-        messages = b4.split_and_dedupe_pi_results(raw)
+        _check_size(raw, url)
+        messages, warnings = guard_messages(b4.split_and_dedupe_pi_results(raw))
         strict = b4.get_strict_thread(messages, msgid) if messages else None
     if not strict:
         raise SeriesInputError(f"{url}: the server's answer holds no mail of that thread")
     _check_messages(strict, url)
-    return Thread(messages=strict, raw=raw, origin=url)
+    return Thread(messages=strict, raw=raw, origin=url, warnings=warnings)
 
 
 def _mboxrd_escape(raw: bytes) -> bytes:
     return re.sub(rb"(?m)^(>*From )", rb">\1", raw)
+
+
+def _check_size(raw: bytes, origin: str) -> None:
+    if len(raw) > MAX_INPUT_BYTES:
+        raise SeriesInputError(f"{origin}: more than {MAX_INPUT_BYTES >> 20} MiB of mail: refused")
+
+
+def _accept(messages: list[EmailMessage], origin: str) -> tuple[list[EmailMessage], list[str]]:
+    """The mails made safe to read (series.mailguard) and its warnings; refuse what is not mail."""
+    messages, warnings = guard_messages(messages)
+    if not messages and warnings:
+        raise SeriesInputError(f"{origin}: no mail left to read: {warnings[-1]}")
+    _check_messages(messages, origin)
+    return messages, warnings
 
 
 def _check_messages(messages: list[EmailMessage], origin: str) -> None:

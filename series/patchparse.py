@@ -35,7 +35,7 @@ def parse_diff(diff: str, *, where: str) -> list[FileChange]:
         return []
     try:
         patchset = unidiff.PatchSet(diff)
-    except unidiff.UnidiffParseError as exc:
+    except (unidiff.UnidiffParseError, ValueError) as exc:  # ValueError: int() of a 5,000-digit hunk header
         raise SeriesInputError(f"{where}: the diff is cut off or malformed ({exc})") from exc
     files = [_file_change(pf) for pf in patchset]
     if not files:

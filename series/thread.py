@@ -28,18 +28,22 @@ def reply_tree(messages: list[Message], references: dict[str, list[str]]) -> lis
     ordered: list[Message] = []
     seen: set[str] = set()
 
-    def walk(msg: Message, depth: int) -> None:
-        if msg.msgid in seen:  # a References loop in hostile mail
-            return
-        seen.add(msg.msgid)
-        ordered.append(replace(msg, depth=depth, parent=parents[msg.msgid] if depth else ""))
-        for child in sorted(children.get(msg.msgid, []), key=_when):
-            walk(child, depth + 1)
+    def walk(top: Message) -> None:
+        # Depth-first with a stack, not recursion: a hostile chain of 1,500 replies
+        # each answering the one before raised RecursionError.
+        stack = [(top, 0)]
+        while stack:
+            msg, depth = stack.pop()
+            if msg.msgid in seen:  # a References loop in hostile mail
+                continue
+            seen.add(msg.msgid)
+            ordered.append(replace(msg, depth=depth, parent=parents[msg.msgid] if depth else ""))
+            stack.extend((child, depth + 1) for child in sorted(children.get(msg.msgid, []), key=_when, reverse=True))
 
     for root in sorted(roots, key=_when):
-        walk(root, 0)
+        walk(root)
     for msg in sorted(messages, key=_when):  # members of an In-Reply-To cycle
-        walk(msg, 0)
+        walk(msg)
     return ordered
 
 
