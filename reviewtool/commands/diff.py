@@ -17,9 +17,6 @@ from series.model import Series
 from series.rangediff import is_repository
 from series.versions import posting_date
 
-# Above this a revision number is more likely a typo or a hostile subject than a real history.
-PLAUSIBLE_REVISION = 1000
-
 EPILOG = """\
 examples:
   reviewtool diff --bundled pte-v1 --bundled pte-v2 --bundled pte-v3 --out /tmp/pte
@@ -109,13 +106,7 @@ def run(args: argparse.Namespace) -> int:
     if args.tree and not is_repository(args.tree):
         raise UsageError(f"--tree {args.tree}: not a git repository")
     output_dir(args.out, "--out", create=False)
-    revisions = load_revisions(sources, args.midmask, args.timeout)
-    for s in revisions:
-        if s.revision > PLAUSIBLE_REVISION:
-            print(f"reviewtool diff: note: v{s.revision} is an implausible revision number (over "
-                  f"{PLAUSIBLE_REVISION}); compared as given, changelog read only for the revisions "
-                  "the cover letters name", file=sys.stderr)
-    report = version_report(revisions, tree=args.tree)
+    report = version_report(load_revisions(sources, args.midmask, args.timeout), tree=args.tree)
     paths = write_version_report(report, output_dir(args.out, "--out"))  # made only for a report
     if args.json:
         json.dump(report, sys.stdout, indent=1, ensure_ascii=False)
