@@ -11,11 +11,12 @@ config, vmlinux at the series tip.
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import subprocess
 from pathlib import Path
 
-from kernel import kbuild, warnings
+from kernel import kbuild, kconfig, warnings
 from kernel.errors import KernelToolError
 from kernel.kbuild import Plan
 from kernel.make import Make, MakeRun
@@ -107,13 +108,20 @@ def configure(make: Make, config: ConfigSpec, base: str, timeout_s: float, reuse
     stamp = make.out / ".reviewtool-config"
     key = hashlib.sha256(f"{make.arch.digest} {config.digest} {base}".encode()).hexdigest()
     if reuse and stamp.is_file() and stamp.read_text().split("\n")[0] == key:
-        return stamp.read_text().split("\n")[1].split()
+        saved = stamp.read_text().split("\n")[1]
+        return json.loads(saved) if saved.startswith("[") else saved.split()
     if make.out.exists():
         shutil.rmtree(make.out)
     make.out.mkdir(parents=True)
     step(f"configure {make.arch.name}/{config.name}: {config.base} + {len(config.enable)} options")
-    _checked(make.run([config.base], timeout_s=timeout_s), config.base)
+    target = make.arch.defconfig if config.base == "defconfig" else config.base
+    _checked(make.run([target], timeout_s=timeout_s), target)
     dotconfig = make.out / ".config"
+    if config.derive:  # options from the series: with their dependencies, and why not when blocked
+        blocked = kconfig.set_options(make, list(config.enable), list(config.disable), timeout_s, _checked)
+        missing = [f"{o}: {why}" for o, why in blocked.items()]
+        stamp.write_text(f"{key}\n{json.dumps(missing)}\n")
+        return missing
     args = [a for opt in config.enable for a in ("--enable", opt)]
     args += [a for opt in config.disable for a in ("--disable", opt)]
     if args:

@@ -23,12 +23,13 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from kernel import checkpatch
+from kernel import botrecheck, checkpatch
 from kernel.base import choose_base
-from kernel.matrix import available, load_arch, load_config
-from kernel.model import PatchText, SeriesBuild
+from kernel.matrix import DEFAULT_ARCHES, available, load_arch, load_config
+from kernel.model import PatchText, SeriesApply, SeriesBuild
 from kernel.tree import resolve_tree
-from reviewtool import treestages
+from reviewtool import buildcoverage, treestages
+from reviewtool.buildcoverage import BuildMatrix
 from reviewtool.cache import StageCache
 from reviewtool.diffreport import version_report
 from reviewtool.jsondata import to_jsonable
@@ -47,7 +48,7 @@ class ReviewOptions:
     cache_dir: Path  # stage results and the builds' O= directories
     tree: Path | None = None
     base: str = ""
-    arches: list[str] = field(default_factory=lambda: available("arches"))
+    arches: list[str] = field(default_factory=lambda: list(DEFAULT_ARCHES))
     configs: list[str] = field(default_factory=lambda: available("configs"))
     build: bool = True
     checks: bool = True
@@ -106,17 +107,37 @@ def run_pairscan(series: Series, job: TreeJob, lazy: LazyWorktree) -> list[dict[
             for p in series.patches]
 
 
-def run_builds(series: Series, job: TreeJob, lazy: LazyWorktree, opts: ReviewOptions) -> list[SeriesBuild]:
+def run_builds(series: Series, job: TreeJob, lazy: LazyWorktree, opts: ReviewOptions) -> BuildMatrix:
     """Every arch x config, one O= directory per tree, arch and config kept across runs."""
     tree_id = sha256(str(job.tree.resolve()))[:12]
     build_opts = BuildOptions(timeout_s=opts.build_timeout, jobs=opts.jobs or os.cpu_count() or 1)
-    results = []
-    for arch in map(load_arch, opts.arches):
-        for config in map(load_config, opts.configs):
-            progress(f"build {arch.name}/{config.name}: base and {len(series.patches)} patches")
-            out = opts.cache_dir / "builds" / tree_id / f"{arch.name}-{config.name}"
-            results.append(treestages.builds(job, lazy, arch, config, out, build_opts))
-    return results
+    progress(f"build: base and {len(series.patches)} patches per arch and config")
+    return buildcoverage.build_matrix(job, lazy, list(map(load_arch, opts.arches)),
+                                      list(map(load_config, opts.configs)),
+                                      opts.cache_dir / "builds" / tree_id, build_opts)
+
+
+def run_coverage(series: Series, job: TreeJob, lazy: LazyWorktree, opts: ReviewOptions,
+                 matrix: BuildMatrix) -> dict[str, Any]:
+    """Which changed lines the builds compiled, per patch, and what `auto` did per arch."""
+    progress(f"coverage: changed lines over {len(matrix.built)} builds")
+    patches = buildcoverage.series_coverage(job, lazy, matrix.built, opts.jobs or os.cpu_count() or 1,
+                                            opts.build_timeout)
+    labels = {p.counter: series.label(p.counter) for p in series.patches}
+    return {"auto": to_jsonable(matrix.auto), "wants": to_jsonable(matrix.wants),
+            "patches": to_jsonable(patches), "summary": buildcoverage.summary(patches, labels)}
+
+
+def recheck_robot(series: Series, applied: SeriesApply, builds: list[SeriesBuild]) -> list[dict[str, Any]]:
+    """Each kernel test robot report of the thread against our builds of the patch it answers.
+    Only the errors it marks ">>" (blamed on the patch) are looked for, if it marks any."""
+    reports = []
+    for r in series.bot_reports:
+        errors = [e for e in r.errors if e.severity == "error"]
+        blamed = [e for e in errors if e.new] or errors
+        reports.append(botrecheck.RobotReport(r.patch_counter, r.config,
+                                              [botrecheck.RobotError(e.path, e.line, e.message) for e in blamed]))
+    return to_jsonable(botrecheck.recheck(reports, applied, builds))
 
 
 def run_review(thread: Thread, series: Series, opts: ReviewOptions, cache: StageCache,
@@ -152,9 +173,13 @@ def run_review(thread: Thread, series: Series, opts: ReviewOptions, cache: Stage
         else:
             results["checkpatch"] = results["pairscan"] = {"status": "skipped", "reason": "--no-checks"}
         if opts.build:
-            results["build"] = to_jsonable(run_builds(series, job, lazy, opts))
+            matrix = run_builds(series, job, lazy, opts)
+            results["build"] = to_jsonable(matrix.builds)
+            results["coverage"] = run_coverage(series, job, lazy, opts, matrix)
+            results["robot_recheck"] = recheck_robot(series, treestages.applied(job, lazy), matrix.builds)
         else:
-            results["build"] = {"status": "skipped", "reason": "--no-build"}
+            results["build"] = results["coverage"] = results["robot_recheck"] = {
+                "status": "skipped", "reason": "--no-build"}
     if earlier:
         progress(f"versions: v{', v'.join(str(s.revision) for s in earlier)} -> v{series.revision}")
         results["versions"] = version_report([*earlier, series])

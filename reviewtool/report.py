@@ -27,6 +27,7 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import TextLexer, get_lexer_for_filename
 from pygments.util import ClassNotFound
 
+from reviewtool.coverageview import coverage_findings, coverage_view
 from templates import TEMPLATE_DIR
 
 SECTIONS = ("apply", "build", "checkpatch", "pairscan", "comments", "versions")
@@ -243,7 +244,7 @@ def count_findings(results: dict) -> int:
     n += sum(1 for _, f in per_patch_findings(checkpatch) if _is_counted_checkpatch(f))
     pairscan, _ = section(results, "pairscan")
     n += len(per_patch_findings(pairscan))
-    return n
+    return n + coverage_findings(results)
 
 
 # --- the diff with its line numbers and highlighting ------------------------------------------
@@ -625,6 +626,7 @@ def build_context(results: dict) -> dict[str, Any]:
         "config_notes": config_notes,
         "totals": totals,
         "findings": count_findings(results),
+        "coverage": coverage_view(results),
         "skipped": skipped,
         "version_groups": _version_groups(versions),
         "revisions": _items(versions, "revisions"),

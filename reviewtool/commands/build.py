@@ -18,9 +18,12 @@ import json
 import sys
 
 from kernel.build import DEFAULT_TIMEOUT_S
-from kernel.matrix import available, load_arch, load_config
+from kernel.matrix import load_arch, load_config
 from kernel.model import SeriesApply, SeriesBuild
-from reviewtool import treestages
+from reviewtool.buildcoverage import build_matrix
+from reviewtool.commands._matrix import add_matrix_arguments
+from reviewtool.commands._matrix import arches as matrix_arches
+from reviewtool.commands._matrix import configs as matrix_configs
 from reviewtool.commands._source import add_source_arguments
 from reviewtool.commands.apply import add_tree_arguments, prepare
 from reviewtool.errors import EXIT_CLEAN, EXIT_FINDINGS, UsageError
@@ -44,10 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_source_arguments(parser)
     add_tree_arguments(parser)
-    parser.add_argument("--arch", action="append", metavar="ARCH",
-                        help=f"architecture, repeatable (default: all of {', '.join(available('arches'))})")
-    parser.add_argument("--config", action="append", metavar="NAME",
-                        help=f"config, repeatable (default: all of {', '.join(available('configs'))})")
+    add_matrix_arguments(parser)
     parser.add_argument("--build-timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="SECONDS",
                         help=f"time limit of one make run; it is killed and reported (default: {DEFAULT_TIMEOUT_S:.0f})")
     parser.add_argument("--no-full-build", action="store_true",
@@ -61,17 +61,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.jobs < 1 or args.build_timeout <= 0:
         raise UsageError("--jobs and --build-timeout must be positive")
-    arches = [load_arch(a) for a in args.arch or available("arches")]
-    configs = [load_config(c) for c in args.config or available("configs")]
+    arches = [load_arch(a) for a in matrix_arches(args)]
+    configs = [load_config(c) for c in matrix_configs(args)]
     series, job = prepare(args, "build")
     opts = BuildOptions(timeout_s=args.build_timeout, jobs=args.jobs, ccache=not args.no_ccache,
                         full_build=not args.no_full_build)
     with contextlib.ExitStack() as stack:
         lazy = LazyWorktree(job, stack)
         applied = treestages.applied(job, lazy)
-        builds = [treestages.builds(job, lazy, arch, config, job.run_dir / "build" / f"{arch.name}-{config.name}", opts)
-                  for arch in arches for config in configs]
-    results = {"apply": applied, "builds": builds}
+        matrix = build_matrix(job, lazy, arches, configs, job.run_dir / "build", opts)
+    builds = matrix.builds
+    results = {"apply": applied, "builds": builds, "auto": matrix.auto}
     write_atomic(job.run_dir / "build.json", dumps(results) + "\n")
     if args.json:
         print(json.dumps(json.loads(dumps(results)), indent=1))
