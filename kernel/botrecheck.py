@@ -81,7 +81,7 @@ def _one(report: RobotReport, applied: SeriesApply, builds: list[SeriesBuild]) -
     if not tried:
         return Recheck(report.patch, report.config, "cannot", f"nothing was built for patch {patch}")
     where = "" if arch and any(b.arch == arch for b in builds) else \
-        f" (the robot's arch{' ' + arch if arch else ''} is not among those built)"
+        f" (the robot's arch {report.config.split('-', 1)[0]} is not among those built)"
     if matches:
         found = {m.split(": ", 1)[1].split(" (")[0].rsplit(":", 1)[0] for m in matches}
         return Recheck(report.patch, report.config, "reproduced",

@@ -26,6 +26,7 @@ from kernel.progress import step
 from kernel.worktree import worktree_git
 
 DEFAULT_TIMEOUT_S = 1800.0
+PREPARE = "prepare"  # Kbuild's goal that generates asm-offsets.h & co., built like an object
 
 
 def build_series(work: Path, applied: SeriesApply, arch: Arch, config: ConfigSpec, out: Path, *,
@@ -53,9 +54,14 @@ def build_series(work: Path, applied: SeriesApply, arch: Arch, config: ConfigSpe
             continue
         g.checkout("-q", "--detach", result.commit)
         plans[result.counter] = kbuild.plan_objects(make, result.applied_files)
+        if any(f.endswith(".h") for f in result.applied_files):
+            # Checked like an object: header-order errors often show only in prepare (asm-offsets).
+            plans[result.counter].objects.insert(0, PREPARE)
 
     g.checkout("-q", "--detach", base)
     wanted = sorted({o for p in plans.values() for o in p.objects if _source_exists(work, o)})
+    if any(PREPARE in p.objects for p in plans.values()):
+        wanted.insert(0, PREPARE)  # the baseline of prepare's own warnings
     step(f"build {label}: base ({'vmlinux' if full else f'{len(wanted)} objects'})")
     base_run = _build(make, ["vmlinux"] if full else wanted, timeout_s, fresh=[] if full else wanted)
     base_diags, base_failed = warnings.parse(base_run.output, work, out)
@@ -173,6 +179,8 @@ def _result(patch: int, arch: Arch, config: ConfigSpec, target: str, partial: bo
 
 
 def _source_exists(work: Path, obj: str) -> bool:
+    if not obj.endswith(".o"):
+        return False
     stem = obj[:-2]
     return (work / f"{stem}.c").is_file() or (work / f"{stem}.S").is_file()
 
