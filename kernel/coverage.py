@@ -20,7 +20,7 @@ import git
 from kernel import ppcond
 from kernel.changedlines import changed_lines
 from kernel.make import Make
-from kernel.model import FAILED, SKIPPED, SeriesApply, SeriesBuild
+from kernel.model import FAILED, SKIPPED, BuildResult, SeriesApply, SeriesBuild
 from kernel.progress import step
 from kernel.worktree import worktree_git
 
@@ -45,7 +45,8 @@ class PatchCoverage:
     patch: int
     changed: int  # added/changed C code lines (blank and comment lines left out)
     compiled: int  # of those, compiled by at least one arch x config
-    by_build: dict[str, int] = field(default_factory=dict)  # "x86_64/auto" -> lines it compiled
+    # "x86_64/auto" -> lines it compiled first: a build is only asked about lines none before it compiled
+    by_build: dict[str, int] = field(default_factory=dict)
     not_compiled: list[Uncompiled] = field(default_factory=list)
     tried: list[str] = field(default_factory=list)  # the arch/config builds looked at
 
@@ -91,15 +92,29 @@ def series_coverage(work: Path, applied: SeriesApply, dirs: list[BuildDir]) -> l
             continue
         g.checkout("-q", "--detach", commit)
         step(f"coverage: patch {counter} ({sum(map(len, files.values()))} changed lines, {len(dirs)} builds)")
+        texts = {path: repo.show(f"{commit}:{path}") for path in files}
         seen: list[tuple[str, dict[str, set[int]]]] = []
         for d in dirs:
             result = next((r for r in d.build.patches if r.patch == counter), None)
-            if result and result.objects:
-                seen.append((d.label, preprocessed(d.make, result.objects)))
-        texts = {path: repo.show(f"{commit}:{path}") for path in files}
+            todo = _still_needed(files, texts, seen, result.objects if result else [], result)
+            if todo:
+                seen.append((d.label, preprocessed(d.make, todo)))
         out.append(_patch_coverage(counter, files, texts, seen, tried))
     g.checkout("-q", "--detach", applied.base.commit)
     return out
+
+
+def _still_needed(files: dict[str, list[int]], texts: dict[str, str], seen: list[tuple[str, dict[str, set[int]]]],
+                  objects: list[str], result: BuildResult | None) -> list[str]:
+    """The objects of this build worth preprocessing: those of files with changed lines that no
+    earlier build compiled (a .c file's own object; any object for a header, its users)."""
+    if result is None:
+        return []
+    open_files = {path for path, lines in files.items()
+                  if _patch_coverage(0, {path: lines}, texts, seen, []).not_compiled}
+    if any(path.endswith(".h") for path in open_files):
+        return [o for o in objects if o.endswith(".o")]
+    return [o for o in objects if o[:-2] + ".c" in open_files]
 
 
 def preprocessed(make: Make, objects: list[str]) -> dict[str, set[int]]:
@@ -143,10 +158,10 @@ def _patch_coverage(counter: int, files: dict[str, list[int]], texts: dict[str, 
         found = ppcond.branches(texts[path])
         missed: list[int] = []
         for line in changed:
-            hits = [label for label, emitted in seen if path in emitted and _compiled(line, emitted[path], found)]
-            for label in hits:
-                cov.by_build[label] = cov.by_build.get(label, 0) + 1
-            if hits:
+            hit = next((label for label, emitted in seen
+                        if path in emitted and _compiled(line, emitted[path], found)), None)
+            if hit:
+                cov.by_build[hit] = cov.by_build.get(hit, 0) + 1
                 cov.compiled += 1
             else:
                 missed.append(line)

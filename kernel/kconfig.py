@@ -117,6 +117,19 @@ def _options_for(text: str, target: str, seen: set[str]) -> list[str]:
     return []
 
 
+def defined_at(tree: Path, commit: str, options: list[str]) -> set[str]:
+    """The `options` that some Kconfig file of `commit` defines (one git grep, no checkout):
+    an option the series itself adds cannot be set on the base it is configured at."""
+    if not options:
+        return set()
+    pattern = r"^\s*(menu)?config\s+(" + "|".join(map(re.escape, options)) + r")\s*$"
+    try:
+        out = git.Git(tree).grep("-h", "-E", pattern, commit, "--", "*Kconfig*")
+    except git.GitCommandError:  # exit 1: none
+        return set()
+    return {line.split()[-1] for line in out.splitlines()}
+
+
 # --- Kconfig: dependencies, prompts, selects -------------------------------------------------
 
 @dataclass

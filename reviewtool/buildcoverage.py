@@ -58,12 +58,15 @@ def build_matrix(job: TreeJob, lazy: LazyWorktree, arches: list[Arch], configs: 
     """Every arch x config, O= dir `out_root/<arch>-<config>`. A derived config (`auto`) comes
     last on each arch, so that it is built only when it adds to the arch's other configs."""
     matrix = BuildMatrix()
+    defined: set[str] = set()
     for arch in arches:
         done: list[Built] = []
         for config in sorted(configs, key=lambda c: bool(c.derive)):
             if config.derive:
-                matrix.wants = matrix.wants or series_wants(job, lazy)
-                spec, decision = auto_config(matrix.wants, arch, config, done)
+                if matrix.wants is None:
+                    matrix.wants = series_wants(job, lazy)
+                    defined = kconfig.defined_at(job.tree, job.base.commit, [*matrix.wants.on, *matrix.wants.off])
+                spec, decision = auto_config(matrix.wants, defined, arch, config, done)
                 step(f"build {arch.name}/{config.name}: {decision.status} {decision.detail}".rstrip())
                 matrix.auto.append(decision)
                 if spec is None:
@@ -72,7 +75,7 @@ def build_matrix(job: TreeJob, lazy: LazyWorktree, arches: list[Arch], configs: 
             out = out_root / f"{arch.name}-{config.name}"
             build = treestages.builds(job, lazy, arch, config, out, opts)
             if config.derive:
-                matrix.auto[-1].blocked = build.missing_options
+                matrix.auto[-1].blocked += build.missing_options
             done.append(Built(arch, config, out, build))
             matrix.builds.append(build)
         matrix.built += done
@@ -88,21 +91,27 @@ def series_wants(job: TreeJob, lazy: LazyWorktree) -> kconfig.Wants:
     return job.cache.get_or_compute("auto-wants", [job.base.commit, job.patch_hashes()], kconfig.Wants, compute)
 
 
-def auto_config(wants: kconfig.Wants, arch: Arch, spec: ConfigSpec,
+def auto_config(wants: kconfig.Wants, defined: set[str], arch: Arch, spec: ConfigSpec,
                 others: list[Built]) -> tuple[ConfigSpec | None, AutoDecision]:
-    """The derived config to build on `arch`, or None with the reason it adds nothing."""
-    if not wants.on and not wants.off:
+    """The derived config to build on `arch`, or None with the reason it adds nothing.
+
+    `defined`: the wanted options the base tree has (the others are new in the series and
+    reported as such). Not needed: each option is already as wanted in one of the arch's
+    other configs, so the lines it guards are compiled there."""
+    new = [o for o in [*wants.on, *wants.off] if o not in defined]
+    on = [o for o in wants.on if o in defined]
+    off = [o for o in wants.off if o in defined]
+    blocked = [f"{o}: not in the base tree's Kconfig (new in the series?)" for o in new]
+    if not on and not off:
         return None, AutoDecision(arch.name, "nothing to derive",
-                                  "no changed file or line is under a config option")
-    for other in others:
-        dotconfig = other.out / ".config"
-        if not dotconfig.is_file():
-            continue
-        values = kconfig.read_config(dotconfig)
-        if all(kconfig.is_set(values, o) for o in wants.on) and not any(kconfig.is_set(values, o) for o in wants.off):
-            return None, AutoDecision(arch.name, "not needed",
-                                      f"{other.config.name} already sets every derived option")
-    return derived(spec, wants.on, wants.off), AutoDecision(arch.name, "built")
+                                  "no changed file or line is under a config option the base has", blocked)
+    values = [kconfig.read_config(b.out / ".config") for b in others if (b.out / ".config").is_file()]
+    if values and all(any(kconfig.is_set(v, o) for v in values) for o in on) \
+            and all(any(not kconfig.is_set(v, o) for v in values) for o in off):
+        return None, AutoDecision(arch.name, "not needed",
+                                  f"{', '.join(b.config.name for b in others)} already set every derived "
+                                  "option as wanted", blocked)
+    return derived(spec, on, off), AutoDecision(arch.name, "built", "", blocked)
 
 
 def series_coverage(job: TreeJob, lazy: LazyWorktree, built: list[Built], jobs: int,

@@ -215,3 +215,14 @@ def test_v3_robot_report_on_02_is_reproduced_with_thp_off(v3) -> None:
     built_on = {m.split(":", 1)[0] for m in report["matches"]}
     assert built_on == {"x86_64/mm-off", "arm64/mm-off"}, report
     assert all("mm/mremap.c:" in m and "is_huge_pmd" in m for m in report["matches"])
+
+
+def test_mm_configs_do_not_compile_lib_debugobjects(work: Path, run_dir: Path, scripted) -> None:
+    """Why `auto` exists (tests/test_build_coverage.py builds it): neither mm config compiles
+    lib/debugobjects.c on either arch, so an error there is invisible to them."""
+    from kernel.kbuild import compiled
+    from kernel.make import Make
+
+    for arch, config in MATRIX:
+        make = Make(work, run_dir / "build" / f"{arch}-{config}", load_arch(arch))
+        assert compiled(make, ["lib/debugobjects.c", "mm/mremap.c"]) == {"mm/mremap.c": "mm/mremap.o"}, (arch, config)

@@ -31,8 +31,9 @@ from reviewtool.jsondata import dumps, write_atomic
 from reviewtool.treestages import BuildOptions, LazyWorktree
 
 EPILOG = """examples:
-  reviewtool build --bundled pte-v3                 # x86_64 and arm64, mm-on and mm-off
+  reviewtool build --bundled pte-v3                 # x86_64 and arm64; mm-on, mm-off and auto
   reviewtool build --bundled pte-v3 --arch arm64 --config mm-off --json
+  reviewtool build --bundled pte-v3 --arch x86_64,i386 --config auto --config mm-off
   git format-patch --thread --stdout v6.1..HEAD > s.mbox && reviewtool build --mbox s.mbox --tree . --base v6.1
 
 exit status: 0 no errors and no new warnings, 1 errors, new warnings, time-outs or
@@ -42,7 +43,7 @@ patches that did not (fully) apply, 2 bad input, 3 a tool or the machine failed
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "build", help="build each patch for x86_64 and arm64, features on and off",
+        "build", help="build each patch per arch and config (mm-on, mm-off, auto)",
         description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_source_arguments(parser)
@@ -77,6 +78,9 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(json.loads(dumps(results)), indent=1))
     else:
         print(format_table(applied, builds))
+        for d in matrix.auto:
+            if d.status != "built":
+                print(f"== {d.arch} / auto: {d.status} ({d.detail})")
     bad = any(r.status not in ("ok", "nothing-to-build") or r.partial
               for b in builds for r in [*b.patches, *([b.tip] if b.tip else [])])
     return EXIT_FINDINGS if bad or series.missing else EXIT_CLEAN

@@ -28,6 +28,7 @@ EPILOG = """\
 examples:
   reviewtool review --bundled pte-v3 --previous bundled:pte-v1 --previous bundled:pte-v2 --out runs/pte-v3
   reviewtool review --bundled pte-v3 --no-build --from "Me <me@example.org>" --out /tmp/pte-v3
+  reviewtool review --bundled pte-v3 --arch x86_64,i386 --config auto --out /tmp/pte-v3-auto
   reviewtool review 20211110105428.32458-1-zhengqi.arch@bytedance.com --tree ~/linux --base v6.1 --no-build --json
 
 Writes into --out: thread.mbox (the mails as read), results.json, report.html,
