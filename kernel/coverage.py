@@ -7,6 +7,11 @@ compiled.  A changed line that comes out blank (a directive, the second line of
 a macro call) counts as compiled when its innermost #if branch (ppcond)
 produced tokens elsewhere, or it sits in no branch of a file that was read.
 Everything else is "not compiled", named with the branch that kept it out.
+
+Builds are asked in order, and a build preprocesses only the objects of files
+that still have lines no earlier build compiled: a review of an mm series,
+whose lines mm-on mostly covers, costs a few `.i` files, not every object
+again on every arch x config.
 """
 from __future__ import annotations
 
@@ -184,7 +189,8 @@ def _ranges(path: str, missed: list[int], found: list[ppcond.Branch], read: bool
     out: list[Uncompiled] = []
     for line in missed:
         around = ppcond.enclosing(found, line)
-        reason = (f"under {around[-1].directive} (line {around[-1].line})" if read and around
+        reason = (f"under {around[-1].directive} (line {around[-1].line}; needs {around[-1].condition})"
+                  if read and around
                   else f"{path} is not compiled by any build tried")
         if out and out[-1].reason == reason and out[-1].path == path:
             out[-1].last = line

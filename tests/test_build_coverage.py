@@ -93,7 +93,7 @@ def test_coverage_is_full_for_the_plain_change_and_names_the_else_branch(review)
     # The #ifdef branch is compiled (RT_MUTEXES=y with futexes), the #else one by nothing tried.
     assert rows[2]["text"] == "50% of 2 changed lines compiled" and rows[2]["finding"]
     (missed,) = patches[2]["not_compiled"]
-    assert missed["reason"].startswith("under #else (line ")
+    assert missed["reason"] == f"under #else (line {missed['first'] - 1}; needs CONFIG_RT_MUTEXES=n)"
     assert f"lib/debugobjects.c:{missed['first']}" in rows[2]["not_compiled"][0]
 
 

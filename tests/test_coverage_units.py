@@ -91,7 +91,7 @@ def test_preprocessed_lines_and_coverage_of_a_patch(tmp_path: Path) -> None:
                                    [("x86_64/auto", {"lib/foo.c": {3}})], ["x86_64/auto"])
     assert (cov.changed, cov.compiled, cov.percent) == (2, 1, 50)
     (missed,) = cov.not_compiled
-    assert (missed.where(), missed.reason) == ("lib/foo.c:5", "under #else /* !CONFIG_FOO */ (line 4)")
+    assert (missed.where(), missed.reason) == ("lib/foo.c:5", "under #else /* !CONFIG_FOO */ (line 4; needs CONFIG_FOO=n)")
 
 
 def _builds(errors: list[Diagnostic]) -> list[SeriesBuild]:
