@@ -117,3 +117,29 @@ def test_robot_report_reproduced_not_reproduced_and_cannot() -> None:
     assert "the robot's arch ia64 is not among those built" in found[0].detail
     (missed,) = botrecheck.recheck([botrecheck.RobotReport(2, "x86_64-randconfig", [err])], applied, _builds([]))
     assert (missed.verdict, missed.detail) == ("not reproduced", "tried x86_64/mm-on, x86_64/mm-off")
+
+
+def test_auto_is_built_only_where_it_adds_to_the_other_configs(tmp_path: Path) -> None:
+    from kernel.matrix import arch_spec, load_config
+    from reviewtool.buildcoverage import Built, auto_config
+
+    arch, spec = arch_spec("x86_64"), load_config("auto")
+    base = BuildResult(0, "x86_64", "mm-on", "objects", "ok", False)
+    others = []
+    for name, text in (("mm-on", "CONFIG_TRANSPARENT_HUGEPAGE=y\nCONFIG_DEBUG_VM=y\n"),
+                       ("mm-off", "# CONFIG_TRANSPARENT_HUGEPAGE is not set\n")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / ".config").write_text(text)
+        others.append(Built(arch, load_config(name), tmp_path / name, SeriesBuild("x86_64", name, [], base)))
+    wants = kconfig.Wants(on=["TRANSPARENT_HUGEPAGE", "FREE_USER_PTE"], off=["DEBUG_VM"])
+    # THP is on in mm-on; DEBUG_VM off in mm-off; FREE_USER_PTE is new in the series.
+    config, decision = auto_config(wants, {"TRANSPARENT_HUGEPAGE", "DEBUG_VM"}, arch, spec, others)
+    assert config is None and decision.status == "not needed"
+    assert decision.blocked == ["FREE_USER_PTE: not in the base tree's Kconfig (new in the series?)"]
+    wants.on.append("DEBUG_OBJECTS")
+    config, decision = auto_config(wants, {"TRANSPARENT_HUGEPAGE", "DEBUG_VM", "DEBUG_OBJECTS"}, arch, spec, others)
+    assert decision.status == "built" and config is not None
+    assert config.enable == ("TRANSPARENT_HUGEPAGE", "DEBUG_OBJECTS")
+    assert config.disable == ("WERROR", "DEBUG_VM") and config.digest != spec.digest
+    config, decision = auto_config(kconfig.Wants(), set(), arch, spec, others)
+    assert config is None and decision.status == "nothing to derive"
