@@ -102,6 +102,6 @@ def test_report_has_the_coverage_section(review) -> None:
     md = (run / "report.md").read_text()
     assert "### Build coverage of the changed lines" in md
     assert "3 of 4 changed C lines compiled (75%)" in md
-    assert "50% of 2 changed lines compiled" in md and "on every build tried (x86_64/auto, arm64/auto" in md
+    assert "50% of 2 changed lines compiled" in md and "on every build tried (x86\\_64/auto, arm64/auto" in md
     html = (run / "report.html").read_text()
     assert '<section id="coverage">' in html and "under #else (line " in html
