@@ -22,11 +22,11 @@ import json
 import shutil
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from kernel import diagnostics, kbuild
+from kernel import diagnostics, kbuild, kconfig
 from kernel.ccachestats import stats_log
 from kernel.errors import KernelToolError
 from kernel.kbuild import Plan
@@ -40,6 +40,7 @@ from kernel.worktree import worktree_git
 
 DEFAULT_TIMEOUT_S = 1800.0
 _STORE = ".reviewtool-base.json"
+PREPARE = "prepare"  # Kbuild's goal that generates asm-offsets.h & co., built like an object
 
 
 @dataclass
@@ -119,11 +120,15 @@ def build_matrix(work: Path, applied: SeriesApply, targets: list[BuildTarget], *
     """
     with ExitStack() as stack:
         for t in sorted(targets, key=lambda t: str(t.out)):
-            stack.enter_context(held(t.out.parent / f"{t.out.name}.lock",
-                                     f"build {t.arch.name}/{t.config.name}: waiting for another run "
-                                     f"building in {t.out}"))
+            stack.enter_context(out_dir_lock(t.out, f"{t.arch.name}/{t.config.name}"))
         builders = [_Builder(work, applied, t, timeout_s, jobs, ccache, sandbox) for t in targets]
         return _lockstep(work, applied, builders)
+
+
+def out_dir_lock(out: Path, label: str) -> AbstractContextManager[None]:
+    """Held while make runs in O= dir `out` (of arch/config `label`): two makes in one O= dir
+    would corrupt it, so an overlapping run waits, and says so."""
+    return held(out.parent / f"{out.name}.lock", f"build {label}: waiting for another run building in {out}")
 
 
 def _lockstep(work: Path, applied: SeriesApply, builders: list[_Builder]) -> list[SeriesBuild]:
@@ -184,9 +189,14 @@ class _Builder:
 
     def plan(self, result) -> None:
         self.plans[result.counter] = kbuild.plan_objects(self.make, result.applied_files, self.timeout_s)
+        if any(f.endswith(".h") for f in result.applied_files):
+            # Checked like an object: header-order errors often show only in prepare (asm-offsets).
+            self.plans[result.counter].objects.insert(0, PREPARE)
 
     def build_base(self) -> None:
         wanted = sorted({o for p in self.plans.values() for o in p.objects if _source_exists(self.work, o)})
+        if any(PREPARE in p.objects for p in self.plans.values()):
+            wanted.insert(0, PREPARE)  # the baseline of prepare's own warnings
         goals = ["vmlinux"] if self.full else wanted
         if self.full and not self.store.complete:
             step(f"build {self.label}: base (vmlinux)")
@@ -267,13 +277,20 @@ def configure(make: Make, config: ConfigSpec, base: str, timeout_s: float, reuse
     stamp = make.out / ".reviewtool-config"
     key = config_key(make, config, base)
     if reuse and stamp.is_file() and stamp.read_text().split("\n")[0] == key:
-        return stamp.read_text().split("\n")[1].split()
+        saved = stamp.read_text().split("\n")[1]
+        return json.loads(saved) if saved.startswith("[") else saved.split()
     if make.out.exists():
         shutil.rmtree(make.out)
     make.out.mkdir(parents=True)
     step(f"configure {make.arch.name}/{config.name}: {config.base} + {len(config.enable)} options")
-    _checked(make.run([config.base], timeout_s=timeout_s), config.base)
+    target = make.arch.defconfig if config.base == "defconfig" else config.base
+    _checked(make.run([target], timeout_s=timeout_s), target)
     dotconfig = make.out / ".config"
+    if config.derive:  # options from the series: with their dependencies, and why not when blocked
+        blocked = kconfig.set_options(make, list(config.enable), list(config.disable), timeout_s, _checked)
+        missing = [f"{o}: {why}" for o, why in blocked.items()]
+        stamp.write_text(f"{key}\n{json.dumps(missing)}\n")
+        return missing
     args = [a for opt in config.enable for a in ("--enable", opt)]
     args += [a for opt in config.disable for a in ("--disable", opt)]
     if args:
@@ -327,6 +344,8 @@ def _result(patch: int, arch: Arch, config: ConfigSpec, target: str, partial: bo
 
 
 def _source_exists(work: Path, obj: str) -> bool:
+    if not obj.endswith(".o"):
+        return False
     stem = obj[:-2]
     return (work / f"{stem}.c").is_file() or (work / f"{stem}.S").is_file()
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from kernel.checkpatch import CheckpatchResult
+from kernel.coverage import PatchCoverage
 from kernel.model import CLEAN, BuildResult, Diagnostic, SeriesApply, SeriesBuild
 from kernel.pairdiff import PatchPairFinding
 from reviewtool.errors import EXIT_CLEAN, EXIT_FINDINGS
 from reviewtool.model import (APPLY, BOT_REPORT, BUILD_ERROR, CHECKPATCH, MISSING_PATCH, NEW_WARNING, NO_HISTORY,
-                              OPEN_COMMENT, PAIRSCAN, Finding)
+                              OPEN_COMMENT, PAIRSCAN, UNCOMPILED, Finding)
 from series.difflines import file_lines
 from series.model import FileChange, Series
 
@@ -32,6 +33,7 @@ SEVERITY: dict[str, dict[str, str]] = {
     BOT_REPORT: {"error": "error", "warning": "warning", ANY: "info"},  # only lines the robot marks new
     OPEN_COMMENT: {ANY: "comment"},  # what a person said on an earlier revision, not the tool's finding
     NO_HISTORY: {ANY: "info"},  # a check this tree cannot do, said once
+    UNCOMPILED: {ANY: "warning"},  # the review says nothing of code no compiler saw
 }
 COUNTED_SEVERITIES = ("error", "warning")
 MOVED = "moved"
@@ -220,6 +222,14 @@ def open_comment_findings(versions: dict[str, Any] | None) -> list[Finding]:
                            f"still open from v{row['old_revision']}: {row['author']}{confidence}", row["text"],
                            file=row.get("new_path") or "", line=row.get("new_line"), link=row["msgid"]))
     return out
+
+
+def coverage_findings(patches: list[PatchCoverage], labels: dict[int, str]) -> list[Finding]:
+    """One finding per run of changed lines that no build compiled."""
+    return [finding(UNCOMPILED, "not-compiled", p.patch, f"patch {labels.get(p.patch, p.patch)}: changed lines "
+                    "not compiled", f"{u.where()} {u.reason} on every build tried ({', '.join(p.tried) or 'none'})",
+                    file=u.path, line=u.first)
+            for p in patches for u in p.not_compiled]
 
 
 def in_patch_order(findings: list[Finding]) -> list[Finding]:

@@ -13,7 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kernel.botrecheck import Recheck
 from kernel.checkpatch import CheckpatchResult
+from kernel.coverage import PatchCoverage
+from kernel.kconfig import Wants
 from kernel.model import SeriesApply, SeriesBuild
 from kernel.pairdiff import PatchPairFinding
 from reviewtool.errors import UsageError
@@ -27,6 +30,7 @@ SCHEMA_VERSION = 1
 # Finding.kind values
 APPLY, BUILD_ERROR, NEW_WARNING, CHECKPATCH = "apply", "build-error", "new-warning", "checkpatch"
 PAIRSCAN, MISSING_PATCH, BOT_REPORT, OPEN_COMMENT = "pairscan", "missing-patch", "bot-report", "open-comment"
+UNCOMPILED = "uncompiled"  # changed lines no arch x config of the review compiled
 NO_HISTORY = "no-history"  # a check the tree cannot do (no git history): said once, never counted
 
 
@@ -81,6 +85,25 @@ class PatchPairs:
 
 
 @dataclass
+class AutoDecision:
+    """What became of the per-series config `auto` on one arch (reviewtool.buildcoverage)."""
+
+    arch: str
+    status: str  # "built" | "not needed" | "nothing to derive"
+    detail: str = ""
+    blocked: list[str] = field(default_factory=list)  # "OPTION: depends on ..." after configuring
+
+
+@dataclass
+class Coverage:
+    """Which added or changed C lines the builds compiled, per patch (kernel.coverage)."""
+
+    patches: list[PatchCoverage]
+    auto: list[AutoDecision]  # per arch, when `auto` was asked for
+    wants: Wants | None  # the options the series' changed files and lines need
+
+
+@dataclass
 class BuildPlacement:
     """Where one arch x config build of a review ran on the Dask cluster (reviewtool.cluster)."""
 
@@ -114,6 +137,8 @@ class Review:
     findings: list[Finding]  # everything above judged, in patch order
     timings: list[StageTiming] = field(default_factory=list)
     cluster: ClusterRun | None = None  # with --scheduler: where each build ran
+    coverage: Coverage | None = None  # with builds
+    robot_recheck: list[Recheck] | None = None  # each kernel test robot report against our builds
 
 
 def to_json(review: Review) -> str:

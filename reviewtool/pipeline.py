@@ -25,22 +25,23 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from kernel import checkpatch
+from kernel import botrecheck, checkpatch
 from kernel.checkpatch import has_history
 from kernel.base import choose_base
-from kernel.matrix import available, load_arch, load_config
-from kernel.model import PatchText, SeriesBuild
+from kernel.matrix import DEFAULT_ARCHES, available, load_arch, load_config
+from kernel.model import PatchText, SeriesApply, SeriesBuild
 from kernel.sandbox import Sandbox
 from kernel.tree import resolve_tree
-from reviewtool import treestages
+from reviewtool import buildcoverage, treestages
+from reviewtool.buildcoverage import BuildMatrix
 from reviewtool.cache import StageCache
 from reviewtool.cluster import cluster_builds
 from reviewtool.diffreport import version_report
-from reviewtool.findings import (apply_findings, build_findings, checkpatch_findings, in_patch_order,
+from reviewtool.findings import (apply_findings, build_findings, checkpatch_findings, coverage_findings, in_patch_order,
                                  missing_text, open_comment_findings, pairscan_findings, patch_files,
                                  series_findings)
 from reviewtool.jsondata import to_jsonable
-from reviewtool.model import SCHEMA_VERSION, ClusterRun, Meta, PatchPairs, Review
+from reviewtool.model import SCHEMA_VERSION, ClusterRun, Coverage, Meta, PatchPairs, Review
 from reviewtool.timing import Timings
 from reviewtool.treestages import BuildOptions, LazyWorktree, TreeJob
 from series.assemble import assemble_series
@@ -57,7 +58,7 @@ class ReviewOptions:
     cache_dir: Path  # stage results and the builds' O= directories
     tree: Path | None = None
     base: str = ""
-    arches: list[str] = field(default_factory=lambda: available("arches"))
+    arches: list[str] = field(default_factory=lambda: list(DEFAULT_ARCHES))
     configs: list[str] = field(default_factory=lambda: available("configs"))
     build: bool = True
     checks: bool = True
@@ -137,24 +138,47 @@ def _build_options(opts: ReviewOptions, jobs: int) -> BuildOptions:
 
 
 def run_builds(series: Series, job: TreeJob, lazy: LazyWorktree, opts: ReviewOptions,
-               timings: Timings) -> list[SeriesBuild]:
-    """Every arch x config, built side by side; one O= directory per tree, arch and config
-    kept across runs (and locked while a run builds in it)."""
-    targets = [(arch, config, treestages.build_dir(opts.cache_dir, job.tree, arch.name, config.name))
-               for arch in map(load_arch, opts.arches) for config in map(load_config, opts.configs)]
-    progress(f"build {', '.join(f'{a.name}/{c.name}' for a, c, _ in targets)}: base and "
+               timings: Timings) -> BuildMatrix:
+    """Every arch x config, built side by side (`auto` after the others: it is built only where
+    it adds to them); one O= directory per tree, arch and config kept across runs (and locked
+    while a run builds in it)."""
+    arches, configs = list(map(load_arch, opts.arches)), list(map(load_config, opts.configs))
+    progress(f"build {', '.join(a.name for a in arches)} x {', '.join(c.name for c in configs)}: base and "
              f"{len(series.patches)} patches")
-    with timings.stage("builds", f"{len(targets)} arch/configs side by side"):
-        return treestages.builds(job, lazy, targets, _build_options(opts, os.cpu_count() or 1), timings)
+    with timings.stage("builds", f"{len(arches) * len(configs)} arch/configs side by side"):
+        return buildcoverage.build_matrix(job, lazy, arches, configs, treestages.builds_root(opts.cache_dir, job.tree),
+                                          _build_options(opts, os.cpu_count() or 1), timings)
+
+
+def run_coverage(job: TreeJob, lazy: LazyWorktree, opts: ReviewOptions, matrix: BuildMatrix,
+                 timings: Timings) -> Coverage:
+    """Which changed lines the builds compiled, per patch, and what `auto` did per arch."""
+    progress(f"coverage: changed lines over {len(matrix.built)} builds")
+    with timings.stage("coverage", f"{len(matrix.built)} builds"):
+        patches = buildcoverage.series_coverage(job, lazy, matrix.built, _build_options(opts, os.cpu_count() or 1))
+    return Coverage(patches, matrix.auto, matrix.wants)
+
+
+def recheck_robot(series: Series, applied: SeriesApply, builds: list[SeriesBuild]) -> list[botrecheck.Recheck]:
+    """Each kernel test robot report of the thread against our builds of the patch it answers.
+    Only the errors it marks ">>" (blamed on the patch) are looked for, if it marks any."""
+    reports = []
+    for r in series.bot_reports:
+        errors = [e for e in r.errors if e.severity == "error"]
+        blamed = [e for e in errors if e.new] or errors
+        reports.append(botrecheck.RobotReport(r.patch_counter, r.config,
+                                              [botrecheck.RobotError(e.path, e.line, e.message) for e in blamed]))
+    return botrecheck.recheck(reports, applied, builds)
 
 
 def run_builds_on_cluster(series: Series, job: TreeJob, opts: ReviewOptions,
                           timings: Timings) -> tuple[list[SeriesBuild], ClusterRun]:
     """The same builds as Dask tasks (reviewtool.cluster); where each ran is kept in the Review."""
-    progress(f"build: {len(opts.arches) * len(opts.configs)} arch x config tasks of {len(series.patches)} "
+    configs = [c for c in opts.configs if not load_config(c).derive]  # `auto` needs the others' O= dirs
+    progress(f"build: {len(opts.arches) * len(configs)} arch x config tasks of {len(series.patches)} "
              f"patches on the Dask cluster {opts.scheduler}")
-    with timings.stage("builds", f"{len(opts.arches) * len(opts.configs)} tasks on {opts.scheduler}"):
-        return cluster_builds(opts.scheduler, job, opts.arches, opts.configs, _build_options(opts, 2),
+    with timings.stage("builds", f"{len(opts.arches) * len(configs)} tasks on {opts.scheduler}"):
+        return cluster_builds(opts.scheduler, job, opts.arches, configs, _build_options(opts, 2),
                               managed=opts.tree is None)
 
 
@@ -186,6 +210,8 @@ def run_review(thread: Thread, series: Series, opts: ReviewOptions, cache: Stage
     pairs: list[PatchPairs] | None = None
     builds: list[SeriesBuild] | None = None
     cluster: ClusterRun | None = None
+    coverage: Coverage | None = None
+    robot: list[botrecheck.Recheck] | None = None
     skipped: dict[str, str] = {}
     with contextlib.ExitStack() as stack:  # the worktree, if a stage missed the cache
         lazy = LazyWorktree(job, stack, timings)
@@ -200,10 +226,15 @@ def run_review(thread: Thread, series: Series, opts: ReviewOptions, cache: Stage
                 skipped["checkpatch"] = skipped["pairscan"] = "--no-checks"
             if opts.build and opts.scheduler:
                 builds, cluster = run_builds_on_cluster(series, job, opts, timings)
+                skipped["coverage"] = skipped["auto"] = "builds on the cluster: coverage and `auto` need the O= dirs here"
             elif opts.build:
-                builds = run_builds(series, job, lazy, opts, timings)
+                matrix = run_builds(series, job, lazy, opts, timings)
+                builds = matrix.builds
+                coverage = run_coverage(job, lazy, opts, matrix, timings)
             else:
-                skipped["build"] = "--no-build"
+                skipped["build"] = skipped["coverage"] = "--no-build"
+            if builds is not None:
+                robot = recheck_robot(series, applied, builds)
             if running:
                 checks, pairs = running.result()
         if opts.build or opts.checks:
@@ -223,10 +254,12 @@ def run_review(thread: Thread, series: Series, opts: ReviewOptions, cache: Stage
     found += checkpatch_findings(checks, patch_files(series), has_history(tree)) if checks is not None else []
     found += pairscan_findings([(p.patch, f) for p in pairs for f in p.findings]) if pairs is not None else []
     found += build_findings(builds) if builds is not None else []
+    found += coverage_findings(coverage.patches, {p.counter: series.label(p.counter) for p in series.patches}) \
+        if coverage is not None else []
     found += open_comment_findings(versions)
     meta.finished = _now()
     return Review(SCHEMA_VERSION, meta, series, comments, applied, checks, pairs, builds, versions, skipped,
-                  in_patch_order(found), timings.stages, cluster)
+                  in_patch_order(found), timings.stages, cluster, coverage, robot)
 
 
 def _cached_detail(cache: StageCache, stage: str) -> str:

@@ -52,10 +52,13 @@ class BuildOptions:
     sandbox: Sandbox = field(default_factory=Sandbox)  # every make runs in it
 
 
+def builds_root(cache_dir: Path, tree: Path) -> Path:
+    """Where the O= directories of one tree are, one per arch and config, kept across runs (and series)."""
+    return cache_dir / "builds" / hashlib.sha256(str(tree.resolve()).encode()).hexdigest()[:12]
+
+
 def build_dir(cache_dir: Path, tree: Path, arch: str, config: str) -> Path:
-    """The O= directory of one tree, arch and config, kept across runs (and series)."""
-    tree_id = hashlib.sha256(str(tree.resolve()).encode()).hexdigest()[:12]
-    return cache_dir / "builds" / tree_id / f"{arch}-{config}"
+    return builds_root(cache_dir, tree) / f"{arch}-{config}"
 
 
 class LazyWorktree:

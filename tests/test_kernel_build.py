@@ -200,3 +200,29 @@ def test_v3_parts_that_apply_are_built_on_both_arches_and_configs(v3) -> None:
 V3_STATUS = {1: "failed", 2: "partial", 3: "partial", 4: "partial", 5: "partial", 6: "partial",
              7: "partial", 8: "clean", 10: "partial", 11: "partial", 12: "clean", 13: "partial",
              14: "clean", 15: "partial"}  # 9/15 is missing from the thread
+
+
+def test_v3_robot_report_on_02_is_reproduced_with_thp_off(v3) -> None:
+    """The robot's ia64-defconfig report on 02/15: no ia64 here, but mm-off (THP off) on the
+    default arches gives the same is_huge_pmd errors in mm/mremap.c; mm-on does not."""
+    from reviewtool.pipeline import recheck_robot
+
+    applied, builds = v3
+    series = assemble_series(load_thread(str(bundled_thread_path("pte-v3"))).messages)
+    (report,) = [r for r in recheck_robot(series, applied, list(builds.values())) if r["patch"] == 2]
+    assert (report["config"], report["verdict"]) == ("ia64-defconfig", "reproduced"), report
+    assert "the robot's arch ia64 is not among those built" in report["detail"]
+    built_on = {m.split(":", 1)[0] for m in report["matches"]}
+    assert built_on == {"x86_64/mm-off", "arm64/mm-off"}, report
+    assert all("mm/mremap.c:" in m and "is_huge_pmd" in m for m in report["matches"])
+
+
+def test_mm_configs_do_not_compile_lib_debugobjects(work: Path, run_dir: Path, scripted) -> None:
+    """Why `auto` exists (tests/test_build_coverage.py builds it): neither mm config compiles
+    lib/debugobjects.c on either arch, so an error there is invisible to them."""
+    from kernel.kbuild import compiled
+    from kernel.make import Make
+
+    for arch, config in MATRIX:
+        make = Make(work, run_dir / "build" / f"{arch}-{config}", load_arch(arch))
+        assert compiled(make, ["lib/debugobjects.c", "mm/mremap.c"]) == {"mm/mremap.c": "mm/mremap.o"}, (arch, config)

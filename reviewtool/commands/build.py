@@ -24,9 +24,13 @@ import json
 import sys
 
 from kernel.build import DEFAULT_TIMEOUT_S
-from kernel.matrix import available, load_arch, load_config
+from kernel.matrix import load_arch, load_config
 from kernel.model import SeriesApply, SeriesBuild
 from reviewtool import treestages
+from reviewtool.buildcoverage import build_matrix
+from reviewtool.commands._matrix import add_matrix_arguments
+from reviewtool.commands._matrix import arches as matrix_arches
+from reviewtool.commands._matrix import configs as matrix_configs
 from reviewtool.commands._sandbox import add_sandbox_argument, sandbox_from_args
 from reviewtool.commands._source import add_source_arguments
 from reviewtool.commands.apply import add_tree_arguments, prepare
@@ -36,9 +40,10 @@ from reviewtool.jsondata import dumps, write_atomic
 from reviewtool.treestages import BuildOptions, LazyWorktree
 
 EPILOG = """examples:
-  reviewtool build --bundled pte-v3                 # x86_64 and arm64, mm-on and mm-off
+  reviewtool build --bundled pte-v3                 # x86_64 and arm64; mm-on, mm-off and auto
   reviewtool build --bundled pte-v3 --arch arm64 --config mm-off --json
   reviewtool build --bundled pte-v3 --arch x86_64 --config mm-off --no-sandbox   # patches you trust, no bwrap
+  reviewtool build --bundled pte-v3 --arch x86_64,i386 --config auto --config mm-off
   git format-patch --thread --stdout v6.1..HEAD > s.mbox && reviewtool build --mbox s.mbox --tree . --base v6.1
 
 exit status: 0 no errors and no new warnings, 1 errors, new warnings, time-outs,
@@ -48,15 +53,12 @@ patches that did not (fully) apply or are missing, 2 bad input, 3 a tool or the 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "build", help="build each patch for x86_64 and arm64, features on and off",
+        "build", help="build each patch per arch and config (mm-on, mm-off, auto)",
         description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_source_arguments(parser)
     add_tree_arguments(parser)
-    parser.add_argument("--arch", action="append", metavar="ARCH",
-                        help=f"architecture, repeatable (default: all of {', '.join(available('arches'))})")
-    parser.add_argument("--config", action="append", metavar="NAME",
-                        help=f"config, repeatable (default: all of {', '.join(available('configs'))})")
+    add_matrix_arguments(parser)
     parser.add_argument("--build-timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="SECONDS",
                         help=f"time limit of one make run; it is killed and reported (default: {DEFAULT_TIMEOUT_S:.0f})")
     parser.add_argument("--no-full-build", action="store_true",
@@ -71,8 +73,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.jobs < 1 or args.build_timeout <= 0:
         raise UsageError("--jobs and --build-timeout must be positive")
-    arches = [load_arch(a) for a in args.arch or available("arches")]
-    configs = [load_config(c) for c in args.config or available("configs")]
+    arches = [load_arch(a) for a in matrix_arches(args)]
+    configs = [load_config(c) for c in matrix_configs(args)]
     sandbox = sandbox_from_args(args)
     sandbox.require()  # before the slow steps
     series, job = prepare(args, "build")
@@ -81,14 +83,17 @@ def run(args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as stack:
         lazy = LazyWorktree(job, stack)
         applied = treestages.applied(job, lazy)
-        builds = treestages.builds(job, lazy, [(arch, config, job.run_dir / "build" / f"{arch.name}-{config.name}")
-                                               for arch in arches for config in configs], opts)
-    results = {"sandbox": sandbox.label, "apply": applied, "builds": builds}
+        matrix = build_matrix(job, lazy, arches, configs, job.run_dir / "build", opts)
+    builds = matrix.builds
+    results = {"sandbox": sandbox.label, "apply": applied, "builds": builds, "auto": matrix.auto}
     write_atomic(job.run_dir / "build.json", dumps(results) + "\n")
     if args.json:
         print(json.dumps(json.loads(dumps(results)), indent=1))
     else:
         print(f"sandbox: {sandbox.label}\n{format_table(applied, builds)}")
+        for d in matrix.auto:
+            if d.status != "built":
+                print(f"== {d.arch} / auto: {d.status} ({d.detail})")
     return exit_code(series_findings(series) + apply_findings(applied) + build_findings(builds))
 
 

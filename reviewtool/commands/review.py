@@ -6,12 +6,14 @@ import re
 import sys
 from pathlib import Path
 
-from kernel.matrix import available
 from kernel.tree import default_cache_dir, open_user_tree
 from reviewtool.cache import StageCache
 from reviewtool.cluster import check_scheduler
 from reviewtool.commands._sandbox import add_sandbox_argument, sandbox_from_args
 from reviewtool.commands._source import add_source_arguments, load_from_args, output_dir
+from reviewtool.commands._matrix import add_matrix_arguments
+from reviewtool.commands._matrix import arches as matrix_arches
+from reviewtool.commands._matrix import configs as matrix_configs
 from reviewtool.commands.check import check_arguments
 from reviewtool.commands.diff import load_revisions
 from reviewtool.diffreport import write_version_report
@@ -32,6 +34,7 @@ examples:
   reviewtool review --bundled pte-v3 --previous bundled:pte-v1 --previous bundled:pte-v2 --out runs/pte-v3
   reviewtool review --bundled pte-v3 --no-build --from "Me <me@example.org>" --out /tmp/pte-v3
   reviewtool review --bundled pte-v3 --no-checks --arch x86_64 --config mm-off --scheduler local --out /tmp/pte-v3-dask
+  reviewtool review --bundled pte-v3 --arch x86_64,i386 --config auto --out /tmp/pte-v3-auto
   reviewtool review 20211110105428.32458-1-zhengqi.arch@bytedance.com --tree ~/linux --base v6.1 --no-build --json
 
 Writes into --out: thread.mbox (the mails as read), results.json, report.html,
@@ -54,10 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="your kernel git checkout (never modified; default: the managed 6.1 tree)")
     parser.add_argument("--base", default="", metavar="REF", help="apply on this commit (default: the "
                         "series' base-commit, else a guess from the index lines, else HEAD)")
-    parser.add_argument("--arch", action="append", choices=available("arches"), metavar="ARCH",
-                        help=f"build this arch (repeatable; default: all of {', '.join(available('arches'))})")
-    parser.add_argument("--config", action="append", choices=available("configs"), metavar="NAME",
-                        help=f"build this config (repeatable; default: all of {', '.join(available('configs'))})")
+    add_matrix_arguments(parser)
     parser.add_argument("--no-build", action="store_true", help="skip the builds")
     parser.add_argument("--no-full-build", action="store_true",
                         help="skip vmlinux at the base and tip, even for full_build configs (objects only)")
@@ -126,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
     (run_dir / "thread.mbox").write_bytes(thread.raw)
     opts = ReviewOptions(
         run_dir=run_dir.resolve(), cache_dir=cache_dir.resolve(), tree=args.tree, base=args.base,
-        arches=args.arch or available("arches"), configs=args.config or available("configs"),
+        arches=matrix_arches(args), configs=matrix_configs(args),
         build=not args.no_build, checks=not args.no_checks, checkpatch_script=args.checkpatch,
         jobs=args.jobs, scheduler=args.scheduler, full_build=not args.no_full_build, sandbox=sandbox)
     with timings.stage("previous", f"{len(args.previous)} threads"):

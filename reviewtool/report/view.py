@@ -8,6 +8,7 @@ from typing import Any
 
 from kernel.model import ApplyResult, BaseChoice
 from kernel.pairdiff import PatchPairFinding
+from reviewtool.report.coverage import coverage_view
 from reviewtool.model import (APPLY, BOT_REPORT, BUILD_ERROR, CHECKPATCH, NEW_WARNING, OPEN_COMMENT, PAIRSCAN,
                               Finding, Meta, Review, StageTiming)
 from reviewtool.report.diffview import CommitLine, FileView, commit_lines, file_views
@@ -80,6 +81,7 @@ class ReportView:
     version_groups: list[dict[str, Any]]
     revisions: list[dict[str, Any]]
     timings: list[StageTiming]
+    coverage: dict[str, Any]  # reviewtool.report.coverage.coverage_view
 
     def any_findings(self) -> bool:
         return bool(self.series_findings) or any(p.findings() for p in self.patches)
@@ -226,4 +228,5 @@ def build_view(review: Review) -> ReportView:
         totals, sum(n.counts for n in series_findings + tip_notes)
         + sum(g.counts for v in views.values() for g in v.finding_groups()), sorted(review.skipped.items()),
         _version_groups(review.versions) if review.versions else [],
-        review.versions["revisions"] if review.versions else [], review.timings)
+        review.versions["revisions"] if review.versions else [], review.timings,
+                      coverage_view(review))

@@ -1,0 +1,131 @@
+"""The per-series config (`auto`) and changed-line coverage, as cached tree stages.
+
+`auto` is derived from the series (kernel.kconfig) once, then per arch: it is
+built only when it sets something the arch's other configs of this run do not
+(so an mm series reviewed with mm-on costs no third defconfig build), and the
+reason is recorded either way.  Coverage then reads every arch x config built,
+patch by patch (kernel.coverage).  Both are cached by content like the builds.
+"""
+from __future__ import annotations
+
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import git
+
+from kernel import coverage, kconfig
+from kernel.build import configure, out_dir_lock
+from kernel.make import Make
+from kernel.matrix import Arch, ConfigSpec, derived
+from kernel.model import SeriesBuild
+from kernel.progress import step
+from reviewtool import treestages
+from reviewtool.model import AutoDecision
+from reviewtool.timing import Timings
+from reviewtool.treestages import BuildOptions, LazyWorktree, TreeJob
+
+
+@dataclass
+class Built:
+    """One arch x config of the run, with where it was built."""
+
+    arch: Arch
+    config: ConfigSpec
+    out: Path  # O= directory
+    build: SeriesBuild
+
+
+@dataclass
+class BuildMatrix:
+    """Every build of a run, and what `auto` became on each arch."""
+
+    builds: list[SeriesBuild] = field(default_factory=list)
+    built: list[Built] = field(default_factory=list)
+    auto: list[AutoDecision] = field(default_factory=list)
+    wants: kconfig.Wants | None = None  # what the series asked of `auto`, if it was asked for
+
+
+def build_matrix(job: TreeJob, lazy: LazyWorktree, arches: list[Arch], configs: list[ConfigSpec],
+                 out_root: Path, opts: BuildOptions, timings: Timings | None = None) -> BuildMatrix:
+    """Every arch x config, O= dir `out_root/<arch>-<config>`, built side by side. A derived
+    config (`auto`) is built after the others, so that it is built only where it adds to an
+    arch's other configs."""
+    matrix = BuildMatrix()
+    plain = [(arch, config, out_root / f"{arch.name}-{config.name}")
+             for arch in arches for config in configs if not config.derive]
+    for (arch, config, out), build in zip(plain, treestages.builds(job, lazy, plain, opts, timings)):
+        matrix.built.append(Built(arch, config, out, build))
+    derive = [c for c in configs if c.derive]
+    if not derive:
+        matrix.builds = [b.build for b in matrix.built]
+        return matrix
+    matrix.wants = series_wants(job, lazy)
+    defined = kconfig.defined_at(job.tree, job.base.commit, [*matrix.wants.on, *matrix.wants.off])
+    wanted: list[tuple[Arch, ConfigSpec, Path]] = []
+    for arch in arches:
+        for config in derive:
+            others = [b for b in matrix.built if b.arch.name == arch.name]
+            spec, decision = auto_config(matrix.wants, defined, arch, config, others)
+            step(f"build {arch.name}/{config.name}: {decision.status} {decision.detail}".rstrip())
+            matrix.auto.append(decision)
+            if spec is not None:
+                wanted.append((arch, spec, out_root / f"{arch.name}-{spec.name}"))
+    for (arch, config, out), build in zip(wanted, treestages.builds(job, lazy, wanted, opts, timings)):
+        next(d for d in matrix.auto if d.arch == arch.name and d.status == "built").blocked += build.missing_options
+        matrix.built.append(Built(arch, config, out, build))
+    order = {(a.name, c.name): i for i, (a, c) in enumerate((a, c) for a in arches for c in configs)}
+    matrix.built.sort(key=lambda b: order[(b.arch.name, b.config.name)])
+    matrix.builds = [b.build for b in matrix.built]
+    return matrix
+
+
+def series_wants(job: TreeJob, lazy: LazyWorktree) -> kconfig.Wants:
+    """The options the series' changed files and lines need (cached by base and mails)."""
+    def compute() -> kconfig.Wants:
+        work, applied = lazy.get()
+        changes = coverage.series_changes(work, applied)
+        return kconfig.series_wants(git.Git(work), {c: files for c, files in changes.values()})
+    return job.cache.get_or_compute("auto-wants", [job.base.commit, job.patch_hashes()], kconfig.Wants, compute)
+
+
+def auto_config(wants: kconfig.Wants, defined: set[str], arch: Arch, spec: ConfigSpec,
+                others: list[Built]) -> tuple[ConfigSpec | None, AutoDecision]:
+    """The derived config to build on `arch`, or None with the reason it adds nothing.
+
+    `defined`: the wanted options the base tree has (the others are new in the series and
+    reported as such). Not needed: each option is already as wanted in one of the arch's
+    other configs, so the lines it guards are compiled there."""
+    new = [o for o in [*wants.on, *wants.off] if o not in defined]
+    on = [o for o in wants.on if o in defined]
+    off = [o for o in wants.off if o in defined]
+    blocked = [f"{o}: not in the base tree's Kconfig (new in the series?)" for o in new]
+    if not on and not off:
+        return None, AutoDecision(arch.name, "nothing to derive",
+                                  "no changed file or line is under a config option the base has", blocked)
+    values = [kconfig.read_config(b.out / ".config") for b in others if (b.out / ".config").is_file()]
+    if values and all(any(kconfig.is_set(v, o) for v in values) for o in on) \
+            and all(any(not kconfig.is_set(v, o) for v in values) for o in off):
+        return None, AutoDecision(arch.name, "not needed",
+                                  f"{', '.join(b.config.name for b in others)} already set every derived "
+                                  "option as wanted", blocked)
+    return derived(spec, on, off), AutoDecision(arch.name, "built", "", blocked)
+
+
+def series_coverage(job: TreeJob, lazy: LazyWorktree, built: list[Built],
+                    opts: BuildOptions) -> list[coverage.PatchCoverage]:
+    """Changed-line coverage over every build of the run (cached by base, mails and configs).
+    Its makes (`make path/file.i`) run the tree's code: in the sandbox, in O= dirs locked."""
+    key = [job.base.commit, job.patch_hashes(), [[b.arch.digest, b.config.digest] for b in built]]
+
+    def compute() -> list[coverage.PatchCoverage]:
+        work, applied = lazy.get()
+        with ExitStack() as stack:
+            dirs = []
+            for b in built:
+                stack.enter_context(out_dir_lock(b.out, f"{b.arch.name}/{b.config.name}"))
+                make = Make(work, b.out, b.arch, jobs=opts.jobs, sandbox=opts.sandbox)
+                configure(make, b.config, job.base.commit, opts.timeout_s, reuse=True)
+                dirs.append(coverage.BuildDir(make, b.build))
+            return coverage.series_coverage(work, applied, dirs)
+    return job.cache.get_or_compute("coverage", key, list[coverage.PatchCoverage], compute)
