@@ -16,5 +16,16 @@ class UsageError(Exception):
     """Bad options or a combination of them: exit 2."""
 
 
+class ToolError(Exception):
+    """A tool, a server or the machine failed in reviewtool's own steps (e.g. git fetch of an inbox): exit 3."""
+
+
 USER_ERRORS: tuple[type[Exception], ...] = (UsageError, SeriesInputError, KernelInputError)
-INFRA_ERRORS: tuple[type[Exception], ...] = (SeriesFetchError, KernelToolError)
+INFRA_ERRORS: tuple[type[Exception], ...] = (SeriesFetchError, KernelToolError, ToolError)
+
+
+def one_line(exc: Exception, limit: int = 600) -> str:
+    """The error as one line: tools' stderr quoted in a message (git's progress, perl's
+    diagnostics) may hold newlines and carriage returns; a long one keeps its start and end."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else f"{text[:limit // 2]} ... {text[-limit // 2:]}"

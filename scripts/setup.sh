@@ -15,6 +15,7 @@ DEBS=(
   coccinelle                # spatch, for the pair-scan benchmark
   git-email                 # git send-email --dry-run accepts the reply drafts
   chromium                  # headless check of report.html
+  public-inbox              # watch tests: a real v2 inbox, delivered by -mda, served by -httpd
 )
 
 missing=()

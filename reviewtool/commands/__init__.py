@@ -4,6 +4,6 @@
 """
 from types import ModuleType
 
-from reviewtool.commands import b4check, check, diff, review, scan, show, apply, build
+from reviewtool.commands import b4check, check, diff, review, scan, show, apply, build, watch
 
-ALL: list[ModuleType] = [show, check, scan, review, diff, b4check, apply, build]
+ALL: list[ModuleType] = [show, check, scan, review, diff, b4check, apply, build, watch]

@@ -18,7 +18,8 @@ from reviewtool.errors import EXIT_CLEAN, EXIT_FINDINGS
 from reviewtool.jsondata import write_atomic
 from reviewtool.pipeline import ReviewOptions, load_series, progress, run_review
 from reviewtool.report import count_findings, write_report
-from series.load import bundled_thread_path
+from series.load import Thread, bundled_thread_path
+from series.model import Series
 
 PLACEHOLDER_FROM = "Reviewer <reviewer@example.invalid>"
 
@@ -44,10 +45,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_source_arguments(parser)
     parser.add_argument("--out", type=Path, metavar="DIR",
                         help="run directory (default: runs/<series>-v<N>)")
-    parser.add_argument("--tree", type=Path, metavar="DIR",
-                        help="your kernel git checkout (never modified; default: the managed 6.1 tree)")
     parser.add_argument("--base", default="", metavar="REF", help="apply on this commit (default: the "
                         "series' base-commit, else a guess from the index lines, else HEAD)")
+    add_review_options(parser)
+    parser.add_argument("--previous", action="append", default=[], metavar="SOURCE",
+                        help="an earlier version's thread (mbox, Message-ID, or bundled:NAME); repeatable")
+    parser.add_argument("--no-cache", action="store_true", help="recompute every stage")
+    parser.add_argument("--json", action="store_true", help="print results.json on stdout")
+    parser.set_defaults(command_module=sys.modules[__name__])
+
+
+def add_review_options(parser: argparse.ArgumentParser) -> None:
+    """How each review runs: shared by `review` and `watch`."""
+    parser.add_argument("--tree", type=Path, metavar="DIR",
+                        help="your kernel git checkout (never modified; default: the managed 6.1 tree)")
     parser.add_argument("--arch", action="append", choices=available("arches"), metavar="ARCH",
                         help=f"build this arch (repeatable; default: all of {', '.join(available('arches'))})")
     parser.add_argument("--config", action="append", choices=available("configs"), metavar="NAME",
@@ -55,17 +66,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-build", action="store_true", help="skip the builds")
     parser.add_argument("--no-checks", action="store_true", help="skip checkpatch and the pair scan")
     parser.add_argument("--checkpatch", type=Path, metavar="PATH", help="checkpatch.pl to use")
-    parser.add_argument("--previous", action="append", default=[], metavar="SOURCE",
-                        help="an earlier version's thread (mbox, Message-ID, or bundled:NAME); repeatable")
     parser.add_argument("--from", dest="mail_from", metavar="'NAME <EMAIL>'",
                         help="From: of the reply drafts (default: git config user.name/user.email)")
     parser.add_argument("--jobs", "-j", type=int, metavar="N", help="parallel jobs (default: all cores)")
     parser.add_argument("--cache-dir", type=Path, metavar="DIR",
                         help="stage results and build directories (default: $REVIEWTOOL_CACHE, "
                              "else ~/.cache/reviewtool; the managed kernel tree stays there too)")
-    parser.add_argument("--no-cache", action="store_true", help="recompute every stage")
-    parser.add_argument("--json", action="store_true", help="print results.json on stdout")
-    parser.set_defaults(command_module=sys.modules[__name__])
 
 
 def _previous_sources(values: list[str]) -> list[str]:
@@ -73,7 +79,7 @@ def _previous_sources(values: list[str]) -> list[str]:
             for v in values]
 
 
-def _sender(given: str | None) -> str:
+def draft_sender(given: str | None) -> str:
     """--from, else git's identity, else a placeholder the user must edit (said on stderr)."""
     if given:
         check_sender(given)
@@ -86,7 +92,7 @@ def _sender(given: str | None) -> str:
 
 def run(args: argparse.Namespace) -> int:
     check_arguments(args)
-    sender = _sender(args.mail_from)  # a bad --from or --tree fails now, not after the builds
+    sender = draft_sender(args.mail_from)  # a bad --from or --tree fails now, not after the builds
     if args.tree:
         open_user_tree(args.tree)
     if args.out:
@@ -96,13 +102,26 @@ def run(args: argparse.Namespace) -> int:
     cache = StageCache(cache_dir, enabled=not args.no_cache)
     series = load_series(thread, args.revision, cache)
     run_dir = output_dir(args.out or Path("runs") / f"{slug(series.subject, 'series')}-v{series.revision}", "--out")
-    (run_dir / "thread.mbox").write_bytes(thread.raw)
     opts = ReviewOptions(
         run_dir=run_dir.resolve(), cache_dir=cache_dir.resolve(), tree=args.tree, base=args.base,
         arches=args.arch or available("arches"), configs=args.config or available("configs"),
         build=not args.no_build, checks=not args.no_checks, checkpatch_script=args.checkpatch,
         jobs=args.jobs)
     earlier = load_revisions(_previous_sources(args.previous), args.midmask, args.timeout)
+    results, findings = write_review(thread, series, earlier, opts, cache, sender)
+    if args.json:
+        json.dump(results, sys.stdout, indent=1, ensure_ascii=False)
+        sys.stdout.write("\n")
+    return EXIT_FINDINGS if findings else EXIT_CLEAN
+
+
+def write_review(thread: Thread, series: Series, earlier: list[Series], opts: ReviewOptions,
+                 cache: StageCache, sender: str) -> tuple[dict, int]:
+    """The review of one revision written into opts.run_dir (thread.mbox, results.json, reports,
+    drafts, versions/); returns the results and the number of findings. Shared by `review` and
+    the watcher's jobs, so both write the same run directory."""
+    run_dir = opts.run_dir
+    (run_dir / "thread.mbox").write_bytes(thread.raw)
     results = run_review(thread, series, opts, cache, earlier)
     if "versions" in results:
         write_version_report(results["versions"], run_dir / "versions")
@@ -113,7 +132,4 @@ def run(args: argparse.Namespace) -> int:
     for path in written:
         progress(f"wrote {path}")
     progress(f"{findings} findings; report: {run_dir / 'report.html'}")
-    if args.json:
-        json.dump(results, sys.stdout, indent=1, ensure_ascii=False)
-        sys.stdout.write("\n")
-    return EXIT_FINDINGS if findings else EXIT_CLEAN
+    return results, findings
