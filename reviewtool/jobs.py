@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import shutil
 import traceback
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -62,16 +62,18 @@ class JobResult:
 
 
 class Runner(Protocol):
-    """Runs jobs and yields each result as it finishes (in any order)."""
+    """Runs jobs, calls started(key) when a job is handed to a worker, and yields each result
+    as it finishes (in any order)."""
 
-    def run(self, jobs: Iterable[ReviewJob]) -> Iterator[JobResult]: ...
+    def run(self, jobs: Iterable[ReviewJob], started: Callable[[str], None]) -> Iterator[JobResult]: ...
 
 
 class LocalRunner:
     """In this process, one job at a time (the stages themselves use all cores)."""
 
-    def run(self, jobs: Iterable[ReviewJob]) -> Iterator[JobResult]:
+    def run(self, jobs: Iterable[ReviewJob], started: Callable[[str], None]) -> Iterator[JobResult]:
         for job in jobs:
+            started(job.key)
             yield run_review_job(job)
 
 

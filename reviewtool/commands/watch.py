@@ -86,6 +86,8 @@ def _lock(out: Path) -> int:
 
 
 def _stop(signum: int, frame: FrameType | None) -> None:
+    for other in (signal.SIGTERM, signal.SIGINT):  # a second signal must not cut the clean-up short
+        signal.signal(other, signal.SIG_IGN)
     raise Stopped(signal.Signals(signum).name)
 
 
@@ -116,7 +118,11 @@ def run(args: argparse.Namespace) -> int:
             say(f"next poll in {args.interval:g} s (index: {out / 'index.html'})")
             time.sleep(args.interval)
     except Stopped as stop:
-        say(f"stopped by {stop}; interrupted reviews run again at the next start")
+        if requeued := watcher.state.requeue_interrupted():
+            say(f"stopped by {stop}; {requeued} interrupted review(s) run again at the next start")
+        else:
+            say(f"stopped by {stop}")
+        watcher.write_index()
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_DFL)

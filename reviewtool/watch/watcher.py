@@ -193,10 +193,14 @@ class Watcher:
                 thread_mbox=self._mbox(json.loads(row["mails"])),
                 previous_mboxes=[self._mbox(m) for m in json.loads(row["previous_mails"])],
                 run_dir=str(run_dir.resolve()), options=self.config.job_options))
-            self.state.job_started(row["id"])
-            say(f"reviewing v{row['revision']} {row['subject']!r} (job {row['id']})")
         by_key = {j.key: j for j in jobs}
-        for result in self.runner.run(jobs):
+        labels = {str(row["id"]): f"v{row['revision']} {row['subject']!r}" for row in queued}
+
+        def started(key: str) -> None:
+            self.state.job_started(int(key))
+            say(f"reviewing {labels[key]} (job {key})")
+            self.write_index()
+        for result in self.runner.run(jobs, started):
             self._finish(result, Path(by_key[result.key].run_dir))
 
     def _mbox(self, mails: list[list]) -> bytes:
