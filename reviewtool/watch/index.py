@@ -11,6 +11,7 @@ import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from reviewtool.jsondata import write_atomic
 from reviewtool.report import build_context, environment
@@ -53,7 +54,8 @@ def index_data(state: State, out: Path, source: str, grace: float) -> dict[str, 
         entries.append({
             "id": s["id"], "subject": s["subject"], "author": s["author"], "revision": s["revision"],
             "expected": s["expected"], "thread": s["thread_root"],
-            "link": f"{source.rstrip('/')}/{s['thread_root']}/" if source.startswith(("http://", "https://")) else "",
+            "link": f"{source.rstrip('/')}/{quote(s['thread_root'], safe='@')}/"
+                    if source.startswith(("http://", "https://")) else "",
             "versions": chain,
             "status": _status(latest, s, now, grace),
             "error": latest["error"] if latest else "",

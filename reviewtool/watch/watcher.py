@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 import sys
 import time
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from pathlib import Path
 from reviewtool.drafts import slug
 from reviewtool.jobs import JobOptions, JobResult, ReviewJob, Runner
 from reviewtool.watch.detect import MailInfo, MalformedMail, as_mboxrd, parse_mail
-from reviewtool.watch.inbox import Mirror, inbox_epochs
+from reviewtool.watch.inbox import Mirror, NewMail, inbox_epochs
 from reviewtool.watch.index import findings_by_kind, write_index
 from reviewtool.watch.maildir import file_drafts
 from reviewtool.watch.state import State
@@ -83,7 +84,7 @@ class Watcher:
         say(f"epoch {epoch}: {count} new messages ({count / max(time.monotonic() - started, 1e-6):.0f}/s)")
         return count
 
-    def _record(self, epoch: int, batch: list) -> int:
+    def _record(self, epoch: int, batch: list[NewMail]) -> int:
         now = time.time()
         with isolated_b4(), self.state.transaction() as db:
             for mail in batch:
@@ -99,7 +100,7 @@ class Watcher:
             db.execute("INSERT OR REPLACE INTO epochs VALUES (?, ?)", (epoch, batch[-1].commit))
         return len(batch)
 
-    def _record_one(self, db, epoch: int, mail, info: MailInfo, now: float) -> None:
+    def _record_one(self, db: sqlite3.Connection, epoch: int, mail: NewMail, info: MailInfo, now: float) -> None:
         seen = db.execute("SELECT 1 FROM messages WHERE msgid = ? AND status = 'ok'", (info.msgid,)).fetchone()
         root = info.thread_root
         parent = db.execute("SELECT thread_root FROM messages WHERE msgid = ? AND status = 'ok'", (root,)).fetchone()
@@ -117,7 +118,7 @@ class Watcher:
         if not seen:
             db.execute("UPDATE series SET dirty = 1 WHERE thread_root = ?", (root,))
 
-    def _series_for(self, db, root: str, info: MailInfo, now: float) -> int:
+    def _series_for(self, db: sqlite3.Connection, root: str, info: MailInfo, now: float) -> int:
         row = db.execute("SELECT id, subject FROM series WHERE thread_root = ? AND revision = ? AND author = ?",
                          (root, info.revision, info.author)).fetchone()
         if row is None:
@@ -132,7 +133,7 @@ class Watcher:
         return row["id"]
 
     # --- plan ---------------------------------------------------------------------------------
-    def series_mails(self, series_id: int) -> list:
+    def series_mails(self, series_id: int) -> list[sqlite3.Row]:
         """The messages of one series: its cover and patches, and the replies to them."""
         (s,) = self.state.rows("SELECT * FROM series WHERE id = ?", series_id)
         rows = self.state.rows("SELECT * FROM messages WHERE thread_root = ? AND status = 'ok' ORDER BY rowid",
@@ -146,7 +147,7 @@ class Watcher:
                 mine.append(r)
         return mine
 
-    def missing(self, series_id: int, mails: list) -> list[int]:
+    def missing(self, series_id: int, mails: list[sqlite3.Row]) -> list[int]:
         (s,) = self.state.rows("SELECT expected FROM series WHERE id = ?", series_id)
         have = {r["counter"] for r in mails if r["kind"] == "patch"}
         return [n for n in range(1, s["expected"] + 1) if n not in have]
