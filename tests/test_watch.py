@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from public_inbox import PublicInbox, date_of, posting_order
+from public_inbox import PublicInbox, bundled_messages, date_of, posting_order
 from test_report import dump_dom
 
 pytestmark = pytest.mark.kernel
@@ -223,20 +223,36 @@ def test_sigkill_during_fetch_and_review_then_restart(scenario: dict, tmp_path: 
     assert len(runs) == 3 and not [r for r in runs if r.startswith(".")]
 
 
-def test_sigterm_stops_the_polling_loop_cleanly(scenario: dict, tmp_path: Path) -> None:
-    log = tmp_path / "stderr"
+def _wait_for(proc: subprocess.Popen, log: Path, ready: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 900
+    while not ready():
+        assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+        time.sleep(0.1)
+
+
+def test_sigterm_stops_a_review_and_the_polling_loop_cleanly(kernel_tree: Path, tmp_path: Path) -> None:
+    inbox = PublicInbox.create(tmp_path)
+    for raw in bundled_messages("pte-v1"):
+        if re.search(rb"(?m)^Subject: \[PATCH \d/7\]", raw):  # the cover and the 7 patches
+            inbox.deliver(raw)
+    out, log = tmp_path / "out", tmp_path / "stderr"
+    cmd = [REVIEWTOOL, "watch", str(inbox.path), "--out", str(out), "--from", FROM, "--interval", "600",
+           "--no-build", "--grace", "0"]
     with log.open("w") as err:
-        proc = subprocess.Popen([REVIEWTOOL, "watch", str(scenario["inbox"].path), "--out", str(tmp_path / "out"),
-                                 "--from", FROM, "--interval", "600", "--no-build", "--grace", "0"],
-                                stdout=subprocess.DEVNULL, stderr=err)
-        deadline = time.monotonic() + 900
-        while "next poll in 600 s" not in log.read_text():
-            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
-            time.sleep(0.2)
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+        _wait_for(proc, log, lambda: "(job 1)" in log.read_text())  # the review has started
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=120) == 0
+    assert "stopped by SIGTERM; 1 interrupted review(s) run again at the next start" in log.read_text()
+    assert rows(out, "SELECT state FROM jobs") == [("queued",)]
+    with log.open("w") as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+        _wait_for(proc, log, lambda: "next poll in 600 s" in log.read_text())
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
     assert "stopped by SIGTERM" in log.read_text()
-    assert done_jobs(tmp_path / "out") == {1: 1, 2: 1, 3: 1}
+    assert done_jobs(out) == {1: 1}
+    assert [p.name for p in (out / "runs").iterdir()] == ["free-user-pte-page-table-pages-v1-1"]
 
 
 @pytest.mark.parametrize("inbox, expected", [
@@ -246,5 +262,5 @@ def test_sigterm_stops_the_polling_loop_cleanly(scenario: dict, tmp_path: Path) 
 ])
 def test_wrong_inbox_is_one_line_exit_2(inbox: str, expected: str, tmp_path: Path) -> None:
     proc = watch(inbox.format(tmp=tmp_path), tmp_path / "out", "--once", "--timeout", "5")
-    assert proc.returncode == 2
+    assert proc.returncode == 2 and not (tmp_path / "out").exists()
     assert proc.stderr.count("\n") == 1 and expected in proc.stderr and "Traceback" not in proc.stderr

@@ -17,8 +17,9 @@ from reviewtool.commands._source import output_dir
 from reviewtool.commands.check import check_arguments
 from reviewtool.commands.review import add_review_options, draft_sender
 from reviewtool.drafts import slug
-from reviewtool.errors import EXIT_CLEAN, UsageError
+from reviewtool.errors import EXIT_CLEAN, INFRA_ERRORS, USER_ERRORS, UsageError, one_line
 from reviewtool.jobs import JobOptions, LocalRunner
+from reviewtool.watch.inbox import inbox_epochs
 from reviewtool.watch.watcher import WatchConfig, Watcher, say
 
 EPILOG = """\
@@ -94,6 +95,8 @@ def _stop(signum: int, frame: FrameType | None) -> None:
 def run(args: argparse.Namespace) -> int:
     _check(args)
     sender = draft_sender(args.mail_from)
+    source = args.inbox if "://" in args.inbox else str(Path(args.inbox).resolve())
+    inbox_epochs(source, args.timeout)  # a wrong INBOX fails before anything is written
     out = output_dir(args.out or Path("watch") / slug(args.inbox.rstrip("/").rsplit("/", 1)[-1], "inbox"), "--out")
     if args.drafts_maildir:
         output_dir(args.drafts_maildir, "--drafts-maildir")
@@ -103,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
                          arches=args.arch or available("arches"), configs=args.config or available("configs"),
                          build=not args.no_build, checks=not args.no_checks,
                          checkpatch=str(args.checkpatch.resolve()) if args.checkpatch else None, jobs=args.jobs)
-    config = WatchConfig(source=args.inbox if "://" in args.inbox else str(Path(args.inbox).resolve()),
+    config = WatchConfig(source=source,
                          out=out.resolve(), grace=args.grace, timeout=args.timeout, job_options=options,
                          drafts_maildir=args.drafts_maildir.resolve() if args.drafts_maildir else None)
     lock = _lock(out)
@@ -111,12 +114,14 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(signum, _stop)
     watcher = Watcher(config, LocalRunner())
     try:
-        while True:
-            watcher.cycle()
-            if args.once:
-                break
+        watcher.cycle()  # the first poll's errors end the command: most likely a wrong INBOX or option
+        while not args.once:
             say(f"next poll in {args.interval:g} s (index: {out / 'index.html'})")
             time.sleep(args.interval)
+            try:
+                watcher.cycle()
+            except (*USER_ERRORS, *INFRA_ERRORS) as exc:  # a server down for a while: the next poll catches up
+                say(f"poll failed, retried in {args.interval:g} s: {one_line(exc)}")
     except Stopped as stop:
         if requeued := watcher.state.requeue_interrupted():
             say(f"stopped by {stop}; {requeued} interrupted review(s) run again at the next start")

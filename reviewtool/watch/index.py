@@ -19,10 +19,12 @@ from reviewtool.watch.state import State
 
 
 def findings_by_kind(results: dict[str, Any]) -> dict[str, int]:
-    """Findings of one review per kind (checkpatch, pairscan, build, apply, robot ...), as the report counts them."""
+    """Findings of one review per kind (checkpatch, pairscan, build, apply, robot ...), counted as the
+    report's overview lists them: the same message at several places of a patch is one finding."""
     counts: Counter[str] = Counter()
     for view in build_context(results)["patches"]:
-        counts.update(note.kind for note in view.findings())
+        distinct = {(n.kind, n.severity, n.title, n.text.splitlines()[0] if n.text else "") for n in view.findings()}
+        counts.update(kind for kind, *_ in distinct)
     if missing := results.get("series", {}).get("missing"):
         counts["missing-patch"] += len(missing)
     return dict(sorted(counts.items()))
