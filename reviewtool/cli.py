@@ -19,7 +19,7 @@ from types import ModuleType
 from kernel.tree import default_cache_dir
 
 from reviewtool import commands
-from reviewtool.errors import EXIT_INFRA, EXIT_USAGE, INFRA_ERRORS, USER_ERRORS
+from reviewtool.errors import EXIT_INFRA, EXIT_USAGE, INFRA_ERRORS, USER_ERRORS, one_line
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,13 +35,6 @@ def build_parser() -> argparse.ArgumentParser:
     for module in commands.ALL:
         module.register(sub)
     return parser
-
-
-def one_line(exc: Exception, limit: int = 600) -> str:
-    """The error as one line: tools' stderr quoted in a message (git's progress, perl's
-    diagnostics) may hold newlines and carriage returns; a long one keeps its start and end."""
-    text = " ".join(str(exc).split())
-    return text if len(text) <= limit else f"{text[:limit // 2]} ... {text[-limit // 2:]}"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,5 +20,16 @@ class ClusterError(Exception):
     """The Dask scheduler or its workers failed us (unreachable, lost, every retry died): exit 3."""
 
 
+class ToolError(Exception):
+    """A tool, a server or the machine failed in reviewtool's own steps (e.g. git fetch of an inbox): exit 3."""
+
+
 USER_ERRORS: tuple[type[Exception], ...] = (UsageError, SeriesInputError, KernelInputError)
-INFRA_ERRORS: tuple[type[Exception], ...] = (SeriesFetchError, KernelToolError, ClusterError)
+INFRA_ERRORS: tuple[type[Exception], ...] = (SeriesFetchError, KernelToolError, ClusterError, ToolError)
+
+
+def one_line(exc: Exception, limit: int = 600) -> str:
+    """The error as one line: tools' stderr quoted in a message (git's progress, perl's
+    diagnostics) may hold newlines and carriage returns; a long one keeps its start and end."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else f"{text[:limit // 2]} ... {text[-limit // 2:]}"

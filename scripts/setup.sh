@@ -29,6 +29,7 @@ DEBS=(
   coccinelle                # spatch, for the pair-scan benchmark
   git-email                 # git send-email --dry-run accepts the reply drafts
   chromium                  # headless check of report.html
+  public-inbox              # watch tests: a real v2 inbox, delivered by -mda, served by -httpd
 )
 
 # The Debian packages of the asked arches' compilers, as their data files name them.

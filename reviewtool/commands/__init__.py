@@ -4,6 +4,6 @@
 """
 from types import ModuleType
 
-from reviewtool.commands import b4check, check, diff, review, scan, show, apply, build, report, workers
+from reviewtool.commands import b4check, check, diff, review, scan, show, apply, build, report, watch, workers
 
-ALL: list[ModuleType] = [show, check, scan, review, report, diff, b4check, apply, build, workers]
+ALL: list[ModuleType] = [show, check, scan, review, report, diff, b4check, apply, build, watch, workers]

@@ -22,10 +22,12 @@ from reviewtool.findings import exit_code
 from reviewtool.jsondata import write_atomic
 from reviewtool.model import to_json
 from reviewtool.pipeline import ReviewOptions, load_series, progress, run_review
+from reviewtool.model import Review
 from reviewtool.report.render import write_report
 from reviewtool.report.view import build_view
 from reviewtool.timing import Timings
-from series.load import bundled_thread_path
+from series.load import Thread, bundled_thread_path
+from series.model import Series
 
 PLACEHOLDER_FROM = "Reviewer <reviewer@example.invalid>"
 
@@ -53,10 +55,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_source_arguments(parser)
     parser.add_argument("--out", type=Path, metavar="DIR",
                         help="run directory (default: runs/<series>-v<N>)")
-    parser.add_argument("--tree", type=Path, metavar="DIR",
-                        help="your kernel git checkout (never modified; default: the managed 6.1 tree)")
     parser.add_argument("--base", default="", metavar="REF", help="apply on this commit (default: the "
                         "series' base-commit, else a guess from the index lines, else HEAD)")
+    add_review_options(parser)
+    parser.add_argument("--previous", action="append", default=[], metavar="SOURCE",
+                        help="an earlier version's thread (mbox, Message-ID, or bundled:NAME); repeatable")
+    parser.add_argument("--no-cache", action="store_true", help="recompute every stage")
+    parser.add_argument("--json", action="store_true", help="print results.json on stdout")
+    parser.set_defaults(command_module=sys.modules[__name__])
+
+
+def add_review_options(parser: argparse.ArgumentParser) -> None:
+    """How each review runs: shared by `review` and `watch`."""
+    parser.add_argument("--tree", type=Path, metavar="DIR",
+                        help="your kernel git checkout (never modified; default: the managed 6.1 tree)")
     add_matrix_arguments(parser)
     parser.add_argument("--no-build", action="store_true", help="skip the builds")
     parser.add_argument("--no-full-build", action="store_true",
@@ -67,17 +79,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-checks", action="store_true", help="skip checkpatch and the pair scan")
     parser.add_argument("--checkpatch", type=Path, metavar="PATH", help="checkpatch.pl to use")
     add_sandbox_argument(parser)
-    parser.add_argument("--previous", action="append", default=[], metavar="SOURCE",
-                        help="an earlier version's thread (mbox, Message-ID, or bundled:NAME); repeatable")
     parser.add_argument("--from", dest="mail_from", metavar="'NAME <EMAIL>'",
                         help="From: of the reply drafts (default: git config user.name/user.email)")
     parser.add_argument("--jobs", "-j", type=int, metavar="N", help="parallel jobs (default: all cores)")
     parser.add_argument("--cache-dir", type=Path, metavar="DIR",
                         help="stage results and build directories (default: $REVIEWTOOL_CACHE, "
                              "else ~/.cache/reviewtool; the managed kernel tree stays there too)")
-    parser.add_argument("--no-cache", action="store_true", help="recompute every stage")
-    parser.add_argument("--json", action="store_true", help="print results.json on stdout")
-    parser.set_defaults(command_module=sys.modules[__name__])
 
 
 def scheduler_address(value: str) -> str:
@@ -92,7 +99,7 @@ def _previous_sources(values: list[str]) -> list[str]:
             for v in values]
 
 
-def _sender(given: str | None) -> str:
+def draft_sender(given: str | None) -> str:
     """--from, else git's identity, else a placeholder the user must edit (said on stderr)."""
     if given:
         check_sender(given)
@@ -108,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
     sandbox = sandbox_from_args(args)
     if not (args.no_build and args.no_checks):
         sandbox.require()  # no bubblewrap: refused now, not after fetching and applying
-    sender = _sender(args.mail_from)  # a bad --from or --tree fails now, not after the builds
+    sender = draft_sender(args.mail_from)  # a bad --from or --tree fails now, not after the builds
     if args.tree:
         open_user_tree(args.tree)
     if args.scheduler and not args.no_build:
@@ -123,7 +130,6 @@ def run(args: argparse.Namespace) -> int:
     with timings.stage("series"):
         series = load_series(thread, args.revision, cache)
     run_dir = output_dir(args.out or Path("runs") / f"{slug(series.subject, 'series')}-v{series.revision}", "--out")
-    (run_dir / "thread.mbox").write_bytes(thread.raw)
     opts = ReviewOptions(
         run_dir=run_dir.resolve(), cache_dir=cache_dir.resolve(), tree=args.tree, base=args.base,
         arches=matrix_arches(args), configs=matrix_configs(args),
@@ -131,6 +137,19 @@ def run(args: argparse.Namespace) -> int:
         jobs=args.jobs, scheduler=args.scheduler, full_build=not args.no_full_build, sandbox=sandbox)
     with timings.stage("previous", f"{len(args.previous)} threads"):
         earlier = load_revisions(_previous_sources(args.previous), args.midmask, args.timeout)
+    review = write_review(thread, series, earlier, opts, cache, sender, timings)
+    if args.json:
+        sys.stdout.write(to_json(review))
+    return exit_code(review.findings)
+
+
+def write_review(thread: Thread, series: Series, earlier: list[Series], opts: ReviewOptions,
+                 cache: StageCache, sender: str, timings: Timings) -> Review:
+    """The review of one revision written into opts.run_dir (thread.mbox, results.json, reports,
+    drafts, versions/). Shared by `review` and the watcher's jobs, so both write the same run
+    directory."""
+    run_dir = opts.run_dir
+    (run_dir / "thread.mbox").write_bytes(thread.raw)
     review = run_review(thread, series, opts, cache, earlier, timings)
     if review.versions is not None:
         with timings.stage("versions report"):
@@ -147,6 +166,4 @@ def run(args: argparse.Namespace) -> int:
     for path in written:
         progress(f"wrote {path}")
     progress(f"{view.findings} findings; report: {run_dir / 'report.html'}")
-    if args.json:
-        sys.stdout.write(to_json(review))
-    return exit_code(review.findings)
+    return review
