@@ -129,7 +129,7 @@ def _row_id(dom: str, counter: int, line: str) -> str:
     for m in re.finditer(rows, dom, re.S):
         if html_lib.unescape(re.sub(r"<[^>]+>", "", m.group(2))) == line:
             return m.group(1)
-    raise AssertionError(f"no row {text!r} in patch {counter}")
+    raise AssertionError(f"no row {line!r} in patch {counter}")
 
 
 pytestmark = pytest.mark.kernel
