@@ -8,7 +8,8 @@ is which.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from kernel.checkpatch import CheckpatchResult
 from kernel.coverage import PatchCoverage
@@ -112,7 +113,8 @@ def apply_findings(applied: SeriesApply) -> list[Finding]:
     return out
 
 
-def _diagnostic_findings(builds: Iterable[tuple[BuildResult, str]], patch_of: Any, title: Any) -> list[Finding]:
+def _diagnostic_findings(builds: Iterable[tuple[BuildResult, str]], patch_of: Callable[[BuildResult], int | None],
+                         title: Callable[[BuildResult, str], str]) -> list[Finding]:
     """Errors and new warnings, the same message at the same place in several configs once."""
     merged: dict[tuple, Finding] = {}
     for b, cell in builds:

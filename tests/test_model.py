@@ -61,3 +61,29 @@ def test_schema_module_runs_as_a_script() -> None:
     out = subprocess.run([sys.executable, "-m", "reviewtool.model"], capture_output=True, text=True,
                          check=True, timeout=60).stdout
     assert out == schema_text()
+
+
+@pytest.mark.kernel
+def test_commit_ids_on_a_tree_without_history_are_said_once_and_not_counted(kernel_tree: Path) -> None:
+    """The managed tree is one commit: checkpatch cannot find any commit id a patch names."""
+    import git
+
+    from kernel.checkpatch import find_checkpatch, has_history, run_checkpatch
+    from reviewtool.findings import checkpatch_findings
+    from tests.conftest import commit_edits
+    from tests.test_kernel_build import EDITS
+
+    g = git.Git(kernel_tree)
+    head = g.rev_parse("HEAD")
+    (sha,) = commit_edits(kernel_tree, head, [EDITS[0]])
+    mail = g.format_patch("-1", "--stdout", sha, strip_newline_in_stdout=False)
+    names = 'Fixes: 0123456789ab ("mm: an old commit")\nFixes: 123456789abc ("mm: another")\n'
+    mail = mail.replace("Signed-off-by:", names + "Signed-off-by:", 1)
+    (result,) = run_checkpatch([("1/1", mail)], find_checkpatch(kernel_tree, None), kernel_tree)
+    assert sum(f.type == "UNKNOWN_COMMIT_ID" for f in result.findings) == 2  # what checkpatch says
+    assert not has_history(kernel_tree)
+    found = checkpatch_findings([result], {}, history=False)
+    (said,) = [f for f in found if f.kind == "no-history"]
+    assert said.title == "this tree has no history: commit ids not checked" and not said.counts
+    assert not any(f.counts for f in found)
+    assert sum(f.counts for f in checkpatch_findings([result], {}, history=True)) == 2  # a clone with history

@@ -46,7 +46,7 @@ def test_run_directory_is_complete(run: tuple[Path, Path, str]) -> None:
                  "versions/versions.html", "drafts/0000-cover.eml"):
         assert (out / name).is_file(), name
     assert not (out / "worktree").exists(), "the worktree must be removed at the end"
-    bundled = Path(__file__).parents[1] / "reviewtool" / "threads" / "pte-v3.mbox"
+    bundled = Path(__file__).parents[1] / "series" / "threads" / "pte-v3.mbox"
     assert (out / "thread.mbox").read_bytes() == bundled.read_bytes()
     assert 'href="versions/versions.html"' in (out / "report.html").read_text()
 

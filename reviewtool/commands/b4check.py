@@ -110,12 +110,12 @@ def run(args: argparse.Namespace) -> int:
     check_arguments(args)
     rules = None if args.no_pairs else load_rules(args.rules)
     label, mail, diff = read_patch_mail(sys.stdin.buffer.read())
+    files = {counter_of(label): parse_diff(diff, where=f"patch {label}")}  # a broken diff fails before the tree
     tree = _tree(args)
     checks, found = [], []
     if not args.no_checkpatch:
         script = find_checkpatch(tree, args.checkpatch)
         (result,) = run_checkpatch([(label, mail)], script, tree, jobs=1, sandbox=sandbox_from_args(args))
-        files = {counter_of(label): parse_diff(diff, where=f"patch {label}")}
         found += checkpatch_findings([result], files, has_history(tree))
         checks.append(b4_check("reviewtool-checkpatch", found, "passed all checks"))
     if rules is not None:
