@@ -23,17 +23,27 @@ EDITS = [
 ]
 
 
+def _series(tree: Path, edits: list, path: Path) -> Path:
+    g = worktree_git(tree)
+    head = g.rev_parse("HEAD")
+    tip = commit_edits(tree, head, edits)[-1]
+    path.write_text(g.format_patch("--thread", "--cover-letter", "--stdout", f"{head}..{tip}",
+                                   strip_newline_in_stdout=False))
+    return path
+
+
 @pytest.fixture(scope="module")
 def series_mbox(kernel_tree: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A two-patch series made with git format-patch on the managed tree: clean on x86_64,
     an error on arm64."""
-    g = worktree_git(kernel_tree)
-    head = g.rev_parse("HEAD")
-    tip = commit_edits(kernel_tree, head, EDITS)[-1]
-    path = tmp_path_factory.mktemp("cluster-series") / "series.mbox"
-    path.write_text(g.format_patch("--thread", "--cover-letter", "--stdout", f"{head}..{tip}",
-                                   strip_newline_in_stdout=False))
-    return path
+    return _series(kernel_tree, EDITS, tmp_path_factory.mktemp("cluster-series") / "series.mbox")
+
+
+@pytest.fixture(scope="module")
+def machines(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The two worker machines' disks, kept across the tests (as a real cluster's are): the
+    second test's workers find their tree, worktree and O= dirs from the first."""
+    return tmp_path_factory.mktemp("machines")
 
 
 def _review(mbox: Path, out: Path, cache: Path, *extra: str) -> dict:
@@ -52,9 +62,9 @@ def _without_timings(value: object) -> object:
     return value
 
 
-def test_builds_are_routed_by_arch_and_equal_a_local_run(kernel_tree: Path, series_mbox: Path,
+def test_builds_are_routed_by_arch_and_equal_a_local_run(kernel_tree: Path, series_mbox: Path, machines: Path,
                                                          tmp_path: Path) -> None:
-    with Cluster(tmp_path / "machines", kernel_tree) as cluster:
+    with Cluster(machines, kernel_tree) as cluster:
         cluster.start_worker("x86-box", "x86_64=1")
         cluster.start_worker("arm-box", "arm64=1")
         workers = {w["name"]: w for w in cluster.wait_for_workers(2)}
@@ -64,8 +74,8 @@ def test_builds_are_routed_by_arch_and_equal_a_local_run(kernel_tree: Path, seri
     by_arch = {t["arch"]: t["worker"] for t in remote["cluster"]["tasks"]}
     assert by_arch == {"x86_64": workers["x86-box"]["address"], "arm64": workers["arm-box"]["address"]}
     # each build ran in its worker's own cache, none in the submitter's
-    assert list((tmp_path / "machines" / "arm-box" / "builds").glob("*/arm64-mm-off"))
-    assert not list((tmp_path / "machines" / "arm-box" / "builds").glob("*/x86_64-*"))
+    assert list((machines / "arm-box" / "builds").glob("*/arm64-mm-off"))
+    assert not list((machines / "arm-box" / "builds").glob("*/x86_64-*"))
     assert not (tmp_path / "remote-cache" / "builds").exists()
 
     local = _review(series_mbox, tmp_path / "local", tmp_path / "local-cache")
@@ -74,14 +84,17 @@ def test_builds_are_routed_by_arch_and_equal_a_local_run(kernel_tree: Path, seri
     assert any("PAGE_KERNEL_NOENC" in e["message"] for p in arm["patches"] for e in p["errors"])
 
 
-def test_a_worker_killed_mid_build_has_its_task_finished_by_the_other(kernel_tree: Path, series_mbox: Path,
+def test_a_worker_killed_mid_build_has_its_task_finished_by_the_other(kernel_tree: Path, machines: Path,
                                                                       tmp_path: Path) -> None:
-    with Cluster(tmp_path / "machines", kernel_tree) as cluster:
-        for name in ("box-a", "box-b"):
+    # another series (its stages miss every cache), on the machines of the test above
+    other = _series(kernel_tree, [EDITS[1], ("mm/mremap: another comment", {"mm/mremap.c": (
+        "#include <linux/mm.h>\n", "#include <linux/mm.h>\n/* another comment */\n")})], tmp_path / "other.mbox")
+    with Cluster(machines, kernel_tree) as cluster:
+        for name in ("x86-box", "arm-box"):
             cluster.start_worker(name, "x86_64=1,arm64=1")
         workers = {w["address"]: w["name"] for w in cluster.wait_for_workers(2)}
         review = subprocess.Popen(
-            ["reviewtool", "review", str(series_mbox), "--no-checks", "--no-full-build", "--arch", "arm64",
+            ["reviewtool", "review", str(other), "--no-checks", "--no-full-build", "--arch", "arm64",
              "--config", "mm-off",
              "--from", "R <r@example.org>", "--out", str(tmp_path / "run"), "--cache-dir", str(tmp_path / "c"),
              "--scheduler", cluster.address], env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -91,8 +104,7 @@ def test_a_worker_killed_mid_build_has_its_task_finished_by_the_other(kernel_tre
             victim = next((w["name"] for w in cluster.status()["workers"] if w["running"]), None)
             time.sleep(0.5)
         assert victim, "the build never started on a worker"
-        time.sleep(3)  # well inside configure/prepare of a cold O= directory
-        cluster.kill_worker(victim)
+        cluster.kill_worker(victim)  # at once: the task is surely still running
         _, err = review.communicate(timeout=900)
     assert review.returncode == 1, err[-3000:]
     results = json.loads((tmp_path / "run" / "results.json").read_text())
