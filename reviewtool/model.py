@@ -72,7 +72,7 @@ class Meta:
     finished: str
     source: str  # Message-ID, URL or mbox path, as given
     tree: str  # the kernel tree used
-    sandbox: str = ""  # what the builds ran in: "bubblewrap", "none (--no-sandbox)", "" when nothing was built
+    sandbox: str = ""  # what make and the tree's checkpatch.pl ran in: "bubblewrap", "none (--no-sandbox)", "" when neither ran
 
 
 @dataclass
