@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
-from collections.abc import Callable
+import signal
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager, ExitStack
+from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -133,7 +135,7 @@ def out_dir_lock(out: Path, label: str) -> AbstractContextManager[None]:
 
 def _lockstep(work: Path, applied: SeriesApply, builders: list[_Builder]) -> list[SeriesBuild]:
     g = worktree_git(work)
-    with ThreadPoolExecutor(max_workers=len(builders)) as pool:
+    with ThreadPoolExecutor(max_workers=len(builders)) as pool, _makes_killed_on_interrupt():
 
         def at(commit: str, action: Callable[[_Builder], None], who: list[_Builder]) -> None:
             """Check out `commit`, then run `action` for every builder in `who` side by side."""
@@ -155,6 +157,21 @@ def _lockstep(work: Path, applied: SeriesApply, builders: list[_Builder]) -> lis
         at(applied.tip, _Builder.build_tip, [b for b in builders if b.full and b.plans])
         g.checkout("-q", "--detach", base)
     return [b.series for b in builders]
+
+
+@contextmanager
+def _makes_killed_on_interrupt() -> Iterator[None]:
+    """Ctrl-C reaches the main thread only, while the makes run in the pool's threads:
+    kill them (each leads a session of its own, see kernel.make) so the run stops now."""
+    try:
+        yield
+    except BaseException:
+        for children in Path("/proc/self/task").glob("*/children"):
+            for pid in children.read_text().split():
+                with suppress(ProcessLookupError, PermissionError):  # not a session leader: not a make
+                    if os.getpgid(int(pid)) == int(pid):
+                        os.killpg(int(pid), signal.SIGKILL)
+        raise
 
 
 class _Builder:

@@ -6,7 +6,9 @@ import os
 import subprocess
 from pathlib import Path
 
-from kernel.build import BaseStore
+import pytest
+
+from kernel.build import BaseStore, _makes_killed_on_interrupt
 from kernel.ccachestats import read_stats, stats_log
 from kernel.model import Diagnostic
 from reviewtool.timing import Timings
@@ -55,3 +57,17 @@ def test_timings_record_a_stage_also_when_it_fails() -> None:
         ("apply", "3 of 14 cached"), ("build x86_64/mm-off", "")]
     assert all(t.seconds >= 0 for t in timings.stages)
     assert timings.summary()[0].startswith("apply ") and timings.summary()[0].endswith("3 of 14 cached")
+
+
+def test_ctrl_c_kills_the_makes_running_in_other_threads() -> None:
+    make = subprocess.Popen(["sleep", "60"], start_new_session=True)  # as kernel.make starts make
+    other = subprocess.Popen(["sleep", "60"])  # e.g. a git command: not ours to kill here
+    try:
+        with pytest.raises(KeyboardInterrupt), _makes_killed_on_interrupt():
+            raise KeyboardInterrupt
+        assert make.wait(timeout=10) == -9
+        assert other.poll() is None
+    finally:
+        for proc in (make, other):
+            proc.kill()
+            proc.wait()

@@ -12,6 +12,7 @@ import fcntl
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -42,24 +43,30 @@ def test_two_reviews_at_once_share_the_build_directory_in_turn(kernel_tree: Path
     out_dir.parent.mkdir(parents=True)
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
 
+    procs, logs = [], []
     with open(out_dir.parent / "x86_64-mm-off.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # as if a third run were building there
-        procs, logs = [], []
-        for name in ("a", "b"):
-            logs.append(tmp_path / f"{name}.stderr")
-            procs.append(subprocess.Popen(
-                ["reviewtool", "review", "--mbox", str(mbox), "--tree", str(kernel_tree), "--base", head,
-                 "--arch", "x86_64", "--config", "mm-off", "--no-checks", "--from", "R <r@example.org>",
-                 "--cache-dir", str(cache), "--out", str(tmp_path / name)],
-                stdout=subprocess.DEVNULL, stderr=logs[-1].open("w"), env=env))
-        deadline = time.monotonic() + 900
-        while not all(WAITING in log.read_text() for log in logs):
-            assert all(p.poll() is None for p in procs), [log.read_text()[-2000:] for log in logs]
-            assert time.monotonic() < deadline, "the runs never reached the build directory"
-            time.sleep(0.5)
-        fcntl.flock(lock, fcntl.LOCK_UN)
-        for p in procs:
-            p.wait(timeout=1200)
+        try:
+            for name in ("a", "b"):
+                logs.append(tmp_path / f"{name}.stderr")
+                procs.append(subprocess.Popen(
+                    ["reviewtool", "review", "--mbox", str(mbox), "--tree", str(kernel_tree), "--base", head,
+                     "--arch", "x86_64", "--config", "mm-off", "--no-checks", "--from", "R <r@example.org>",
+                     "--cache-dir", str(cache), "--out", str(tmp_path / name)],
+                    stdout=subprocess.DEVNULL, stderr=logs[-1].open("w"), env=env))
+            deadline = time.monotonic() + 900
+            while not all(WAITING in log.read_text() for log in logs):
+                assert all(p.poll() is None for p in procs), [log.read_text()[-2000:] for log in logs]
+                assert time.monotonic() < deadline, "the runs never reached the build directory"
+                time.sleep(0.5)
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            for p in procs:
+                p.wait(timeout=1800)
+        finally:
+            for p in procs:
+                if p.poll() is None:  # failed or timed out: leave no review (and its makes) behind
+                    p.send_signal(signal.SIGINT)
+                    p.wait(timeout=120)
 
     stderrs = [log.read_text() for log in logs]
     assert [p.returncode for p in procs] == [1, 1], [s[-3000:] for s in stderrs]  # 1: the new warning
