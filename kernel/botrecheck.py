@@ -100,6 +100,8 @@ def _match(err: RobotError, ours: list[Diagnostic]) -> Diagnostic | None:
 
 
 def _norm(message: str) -> str:
-    """gcc's quotes vary with the locale; a trailing [-Werror=...] says nothing more."""
+    """gcc's quotes vary with the locale; a trailing [-Werror=...] says nothing more, and its
+    "; did you mean 'x'?" depends on what the arch's headers declare."""
     text = re.sub(r"[‘’`]", "'", message)
-    return re.sub(r"\s*\[-W[^\]]*\]$", "", text).strip()
+    text = re.sub(r"\s*\[-W[^\]]*\]$", "", text)
+    return re.sub(r"; did you mean '[^']*'\?$", "", text).strip()

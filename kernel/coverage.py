@@ -30,6 +30,7 @@ from kernel.progress import step
 from kernel.worktree import worktree_git
 
 _MARKER = re.compile(r'^# (\d+) "([^"]*)"')
+STOPPED = "<stopped>"  # key of preprocessed(): some object's .i could not be made
 
 
 @dataclass
@@ -133,6 +134,8 @@ def preprocessed(make: Make, objects: list[str]) -> dict[str, set[int]]:
         path = make.out / goal
         if path.is_file():
             _emitted(path.read_text(errors="replace"), make.src, make.out, lines)
+        else:  # make stopped first: prepare failed (e.g. a broken header in asm-offsets)
+            lines[STOPPED] = set()
     return lines
 
 
@@ -171,7 +174,8 @@ def _patch_coverage(counter: int, files: dict[str, list[int]], texts: dict[str, 
             else:
                 missed.append(line)
         read = any(path in emitted for _, emitted in seen)
-        cov.not_compiled += _ranges(path, missed, found, read)
+        stopped = any(STOPPED in emitted for _, emitted in seen)
+        cov.not_compiled += _ranges(path, missed, found, read, stopped)
     return cov
 
 
@@ -185,13 +189,15 @@ def _compiled(line: int, emitted: set[int], found: list[ppcond.Branch]) -> bool:
     return any(inner.first <= n <= inner.last for n in emitted)
 
 
-def _ranges(path: str, missed: list[int], found: list[ppcond.Branch], read: bool) -> list[Uncompiled]:
+def _ranges(path: str, missed: list[int], found: list[ppcond.Branch], read: bool,
+            stopped: bool) -> list[Uncompiled]:
     out: list[Uncompiled] = []
+    unread = (f"{path} is not compiled: the build stopped before it (see the build errors)" if stopped
+              else f"{path} is not compiled by any build tried")
     for line in missed:
         around = ppcond.enclosing(found, line)
         reason = (f"under {around[-1].directive} (line {around[-1].line}; needs {around[-1].condition})"
-                  if read and around
-                  else f"{path} is not compiled by any build tried")
+                  if read and around else unread)
         if out and out[-1].reason == reason and out[-1].path == path:
             out[-1].last = line
         else:

@@ -106,14 +106,15 @@ def test_robot_report_reproduced_not_reproduced_and_cannot() -> None:
     applied = SeriesApply(BaseChoice("b", "v6.1", "head", ""), [
         ApplyResult(1, "one", "failed", "", ["a.c"], []),
         ApplyResult(2, "two", "clean", "c2", ["mm/mremap.c"], ["mm/mremap.c"])])
-    err = botrecheck.RobotError("mm/mremap.c", 535, "implicit declaration of function ‘is_huge_pmd’")
-    ours = Diagnostic("mm/mremap.c", 540, 21, "error", "implicit declaration of function 'is_huge_pmd'",
-                      "-Werror=implicit-function-declaration")
+    err = botrecheck.RobotError("mm/mremap.c", 535, "implicit declaration of function ‘is_huge_pmd’; "
+                                "did you mean ‘is_hugepd’? [-Werror=implicit-function-declaration]")
+    ours = Diagnostic("mm/mremap.c", 540, 21, "error", "implicit declaration of function 'is_huge_pmd'; "
+                      "did you mean 'is_huge_zero_pmd'?", "-Werror=implicit-function-declaration")
     found = botrecheck.recheck([botrecheck.RobotReport(2, "ia64-defconfig", [err]),
                                 botrecheck.RobotReport(1, "x86_64-allyesconfig", [err])], applied, _builds([ours]))
     assert [r.verdict for r in found] == ["reproduced", "cannot"]
     assert found[0].matches == ["x86_64/mm-off: mm/mremap.c:540 (robot: line 535, the bases differ): "
-                                "implicit declaration of function 'is_huge_pmd'"]
+                                "implicit declaration of function 'is_huge_pmd'; did you mean 'is_huge_zero_pmd'?"]
     assert "the robot's arch ia64 is not among those built" in found[0].detail
     (missed,) = botrecheck.recheck([botrecheck.RobotReport(2, "x86_64-randconfig", [err])], applied, _builds([]))
     assert (missed.verdict, missed.detail) == ("not reproduced", "tried x86_64/mm-on, x86_64/mm-off")
@@ -143,3 +144,10 @@ def test_auto_is_built_only_where_it_adds_to_the_other_configs(tmp_path: Path) -
     assert config.disable == ("WERROR", "DEBUG_VM") and config.digest != spec.digest
     config, decision = auto_config(kconfig.Wants(), set(), arch, spec, others)
     assert config is None and decision.status == "nothing to derive"
+
+
+def test_a_file_behind_a_failed_prepare_is_said_to_be_stopped() -> None:
+    seen = [("x86_64/mm-on", {coverage.STOPPED: set()})]
+    cov = coverage._patch_coverage(3, {"mm/memory.c": [3]}, {"mm/memory.c": SOURCE}, seen, ["x86_64/mm-on"])
+    assert [u.reason for u in cov.not_compiled] == [
+        "mm/memory.c is not compiled: the build stopped before it (see the build errors)"]
