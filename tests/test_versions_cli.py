@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -82,7 +83,8 @@ def test_mail_text_is_escaped(tmp_path: Path) -> None:
     assert "<script>alert" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "&lt;b&gt;x&lt;/b&gt;" in html
     md = md_path.read_text()
-    assert "&lt;script&gt;" in md and "\\| ~~~~" in md and "<script>" not in md
+    # Markdown without entities: a backslash before "<" makes it text (CommonMark), never a tag
+    assert "\\<script>alert(1)\\</script> \\| ~~~~" in md and not re.search(r"(?<!\\)<script", md)
     assert "\n ~~~~\n-<b>x</b>" in md  # cannot close the fence
 
 
@@ -94,8 +96,9 @@ def test_file_paths_from_diffs_are_escaped(tmp_path: Path) -> None:
     report["pairs"][0]["comments"][0]["old_path"] = hostile
     report["open_comments"][0]["new_path"] = hostile
     html_path, md_path, _ = write_version_report(report, tmp_path)
-    assert "<img" not in md_path.read_text() and "<img" not in html_path.read_text()
-    assert md_path.read_text().count("mm/x\\`&lt;img src=x onerror=alert(1)&gt;\\`.c") == 2
+    md = md_path.read_text()
+    assert not re.search(r"(?<!\\)<img", md) and "<img" not in html_path.read_text()
+    assert md.count("mm/x\\`\\<img src=x onerror=alert(1)>\\`.c") == 2
 
 
 def test_single_version_is_exit_2_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
