@@ -16,8 +16,9 @@ in-tree `.b4-config`), a cache under `$XDG_CACHE_HOME/b4`, a cached lore node
 - attestation is off (it would need DNS), `can_network` is False unless a
   fetch is wanted, and `b4.LORENODE` is reset on entry and exit so a changed
   midmask takes effect and no node outlives the block.
-- b4's config, read this way, depends only on the midmask and git's identity
-  variables, so it is read once per process (b4 runs git several times for
+- b4's config, read this way, depends only on the midmask, git's identity
+  variables and config given in the environment (GIT_CONFIG_COUNT ...), so it is
+  read once per process for each of those (b4 runs git several times for
   it: a tenth of a second, on every block) and each block gets a fresh copy.
 
 The environment variables are process-wide while the block runs (b4 spawns git
@@ -45,7 +46,7 @@ DEFAULT_MIDMASK = "https://lore.kernel.org/all/%s"
 _LOCK = threading.RLock()  # b4's globals: one isolated block at a time (re-entrant for nesting)
 _ISOLATING_ENV = ("XDG_CACHE_HOME", "XDG_DATA_HOME", "GIT_CONFIG_GLOBAL", "GIT_CONFIG_NOSYSTEM")
 _IDENTITY_ENV = ("GIT_COMMITTER_NAME", "GIT_AUTHOR_NAME", "GIT_COMMITTER_EMAIL", "GIT_AUTHOR_EMAIL")
-_CONFIGS: dict[tuple[str | None, ...], tuple[dict, dict, dict]] = {}  # b4's three configs, as read
+_CONFIGS: dict[tuple, tuple[dict, dict, dict]] = {}  # b4's three configs, as read
 
 
 def user_midmask() -> str:
@@ -75,7 +76,9 @@ if logging.getLogger("b4").level == logging.NOTSET:
 
 
 def _setup_config(mask: str, topdir: str) -> None:
-    key = (mask, *(os.environ.get(name) for name in _IDENTITY_ENV))
+    # GIT_CONFIG_COUNT/KEY_n/VALUE_n are config too (b4.* settings given that way are read)
+    key = (mask, *(os.environ.get(name) for name in _IDENTITY_ENV),
+           *sorted((k, v) for k, v in os.environ.items() if k.startswith("GIT_CONFIG_") and k not in _ISOLATING_ENV))
     if key not in _CONFIGS:
         b4.setup_config(
             argparse.Namespace(config={"b4.midmask": mask, "b4.attestation-policy": "off"}),
