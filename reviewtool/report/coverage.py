@@ -14,7 +14,7 @@ def coverage_view(review: Review) -> dict[str, Any]:
     if review.coverage is not None:
         for p in review.coverage.patches:
             changed, compiled = changed + p.changed, compiled + p.compiled
-            rows.append({"label": review.series.label(p.patch),
+            rows.append({"patch": p.patch, "label": review.series.label(p.patch),
                          "text": (f"{p.percent}% of {p.changed} changed lines compiled" if p.changed
                                   else "no changed C code lines"),
                          "not_compiled": [f"{u.where()} {u.reason}" for u in p.not_compiled],
