@@ -187,9 +187,10 @@ def _now() -> str:
 
 
 def run_review(thread: Thread, series: Series, opts: ReviewOptions, cache: StageCache,
-               earlier: list[Series], timings: Timings) -> Review:
+               earlier: list[Series], timings: Timings | None = None) -> Review:
     """All stages for one revision of a thread, judged into findings; written as results.json.
     Its `timings` is `timings.stages` itself: the caller's later stages (report, drafts) join it."""
+    timings = timings or Timings()
     meta = Meta(f"reviewtool {version('reviewtool')}", _now(), "", thread.origin, "")
     series_key = sha256(thread.raw)
     progress(f"v{series.revision}: {len(series.patches)} of {series.expected} patches"
