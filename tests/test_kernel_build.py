@@ -209,12 +209,12 @@ def test_v3_robot_report_on_02_is_reproduced_with_thp_off(v3) -> None:
 
     applied, builds = v3
     series = assemble_series(load_thread(str(bundled_thread_path("pte-v3"))).messages)
-    (report,) = [r for r in recheck_robot(series, applied, list(builds.values())) if r["patch"] == 2]
-    assert (report["config"], report["verdict"]) == ("ia64-defconfig", "reproduced"), report
-    assert "the robot's arch ia64 is not among those built" in report["detail"]
-    built_on = {m.split(":", 1)[0] for m in report["matches"]}
+    (report,) = [r for r in recheck_robot(series, applied, list(builds.values())) if r.patch == 2]
+    assert (report.config, report.verdict) == ("ia64-defconfig", "reproduced"), report
+    assert "the robot's arch ia64 is not among those built" in report.detail
+    built_on = {m.split(":", 1)[0] for m in report.matches}
     assert built_on == {"x86_64/mm-off", "arm64/mm-off"}, report
-    assert all("mm/mremap.c:" in m and "is_huge_pmd" in m for m in report["matches"])
+    assert all("mm/mremap.c:" in m and "is_huge_pmd" in m for m in report.matches)
 
 
 def test_mm_configs_do_not_compile_lib_debugobjects(work: Path, run_dir: Path, scripted) -> None:
