@@ -114,7 +114,7 @@ def test_results_json_is_the_typed_review(run: tuple[Path, Path, str]) -> None:
     path = run[0] / "results.json"
     review = read_review(path)
     assert to_json(review) == path.read_text()  # nothing lost or reshaped on the way back
-    assert review.skipped == {"build": "--no-build"} and review.build is None
+    assert review.skipped == {"build": "--no-build", "coverage": "--no-build"} and review.build is None
     assert [t.stage for t in review.timings][-2:] == ["report", "drafts"]  # results.json is written last
     missing = [f for f in review.findings if f.kind == "missing-patch"]
     assert [(f.title, f.counts) for f in missing] == [("patches not in the thread: missing 9 of 15", True)]
