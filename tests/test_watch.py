@@ -218,12 +218,13 @@ def test_sigkill_during_fetch_and_review_then_restart(scenario: dict, tmp_path: 
 
 
 def test_a_series_built_for_one_arch_and_config(kernel_tree: Path, tmp_path: Path) -> None:
-    """The one watch test that builds (x86_64/mm-off: tinyconfig, vmlinux at base and tip)."""
+    """The one watch test that builds (x86_64/mm-off: tinyconfig, the patches' objects; the
+    vmlinux builds are tested in test_kernel_build.py and test_review_overlap.py)."""
     inbox = PublicInbox.create(tmp_path)
     for raw in v1_posting():
         inbox.deliver(raw)
     proc = watch(inbox.path, tmp_path / "out", "--once", "--grace", "0", "--arch", "x86_64", "--config", "mm-off",
-                 timeout=3600)
+                 "--no-full-build", timeout=3600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     builds = results(tmp_path / "out", 1)["build"]
     assert [(b["arch"], b["config"]) for b in builds] == [("x86_64", "mm-off")]
