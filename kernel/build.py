@@ -42,7 +42,6 @@ from kernel.worktree import worktree_git
 
 DEFAULT_TIMEOUT_S = 1800.0
 _STORE = ".reviewtool-base.json"
-PREPARE = "prepare"  # Kbuild's goal that generates asm-offsets.h & co., built like an object
 
 
 @dataclass
@@ -206,14 +205,9 @@ class _Builder:
 
     def plan(self, result) -> None:
         self.plans[result.counter] = kbuild.plan_objects(self.make, result.applied_files, self.timeout_s)
-        if any(f.endswith(".h") for f in result.applied_files):
-            # Checked like an object: header-order errors often show only in prepare (asm-offsets).
-            self.plans[result.counter].objects.insert(0, PREPARE)
 
     def build_base(self) -> None:
         wanted = sorted({o for p in self.plans.values() for o in p.objects if _source_exists(self.work, o)})
-        if any(PREPARE in p.objects for p in self.plans.values()):
-            wanted.insert(0, PREPARE)  # the baseline of prepare's own warnings
         goals = ["vmlinux"] if self.full else wanted
         if self.full and not self.store.complete:
             step(f"build {self.label}: base (vmlinux)")

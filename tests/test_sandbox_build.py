@@ -164,7 +164,7 @@ def test_fork_bomb_and_huge_file_are_stopped_by_the_limits(kernel_tree: Path, sh
     edits = [
         ("mm: fork bomb in a recipe",
          {"mm/Makefile": ("", "\n$(obj)/mremap.o: rt-bomb\nPHONY += rt-bomb\n"
-                              "rt-bomb:\n\t@bash -c 'b() { b | b & }; b; wait'\n"),
+                              "rt-bomb:\n\t@bash -c 'b() { b | b & }; b; wait; exit 1'\n"),
           "mm/mremap.c": ("#include <linux/mm.h>\n", "#include <linux/mm.h>\n/* bomb */\n")}),
         ("mm: a 10 GB file in a recipe",
          {"mm/Makefile": ("", "\n$(obj)/mmap.o: rt-huge\nPHONY += rt-huge\n"
