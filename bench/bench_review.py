@@ -15,7 +15,7 @@ per-stage breakdown from results.json ("timings"). With --baseline DIR (a
 checkout of an earlier commit with its own .venv, e.g. made with
 `git archive 01c9a5e | tar -x -C DIR && (cd DIR && bash scripts/setup.sh)`)
 the same three runs are made with that version first and printed side by
-side; --save/--load keep one version's figures in a JSON file.
+side; --save writes the figures of every version shown (measured or loaded) to a JSON file, --load reads them back.
 
 Not a test: run it by hand (10-40 minutes on 2 cores):
     .venv/bin/python bench/bench_review.py [--baseline DIR | --load FILE] [--save FILE]
@@ -64,9 +64,9 @@ def _review(reviewtool: Path, cache: Path, out: Path, series: str, extra: list[s
             "timings": results.get("timings", [])}
 
 
-def measure(reviewtool: Path, label: str, save: Path | None = None) -> dict:
+def measure(reviewtool: Path, label: str, save: Path | None = None, earlier: list[dict] | None = None) -> dict:
     """The three runs with `reviewtool` on a fresh cache that links the managed tree in;
-    the figures so far are written to `save` after each run."""
+    the figures so far (after `earlier` versions') are written to `save` after each run."""
     tree = managed_tree()
     figures = {"version": label, "runs": {}}
     with tempfile.TemporaryDirectory(prefix="bench-review-", dir=tree.parent) as tmp:
@@ -78,7 +78,7 @@ def measure(reviewtool: Path, label: str, save: Path | None = None) -> dict:
             figures["runs"][name] = _review(reviewtool, cache, Path(tmp) / name.split()[0], series, extra)
             print(f"bench: {label}: {name}: {figures['runs'][name]['wall']} s", file=sys.stderr, flush=True)
             if save:
-                save.write_text(json.dumps(figures, indent=1) + "\n")
+                save.write_text(json.dumps([*(earlier or []), figures], indent=1) + "\n")
     return figures
 
 
@@ -86,8 +86,8 @@ def show(all_figures: list[dict]) -> None:
     print(f"{'':16}" + "".join(f"{f['version']:>24}" for f in all_figures))
     for name, _, _ in RUNS:
         print(f"{name:16}" + "".join(
-            f"{f['runs'][name]['wall']:>10.1f} s (report {f['runs'][name]['report_at']:>5.0f} s)"
-            for f in all_figures))
+            f"{f['runs'][name]['wall']:>10.1f} s (report {f['runs'][name].get('report_at') or 0:>5.0f} s)"
+            if name in f["runs"] else f"{'-':>24}" for f in all_figures))
     for f in all_figures:
         for name, run in f["runs"].items():
             if run["timings"]:
@@ -103,12 +103,14 @@ def main() -> None:
     parser.add_argument("--save", type=Path, metavar="FILE", help="write this run's figures as JSON")
     parser.add_argument("--only-baseline", action="store_true", help="measure --baseline only")
     args = parser.parse_args()
-    figures = [json.loads(args.load.read_text())] if args.load else []
+    loaded = json.loads(args.load.read_text()) if args.load else []
+    figures = loaded if isinstance(loaded, list) else [loaded]
     if args.baseline:
         figures.append(measure(args.baseline / ".venv" / "bin" / "reviewtool", f"before ({args.baseline.name})",
-                               args.save if args.only_baseline else None))
+                               args.save, list(figures)))
     if not args.only_baseline:
-        figures.append(measure(Path(sys.executable).with_name("reviewtool"), "this checkout", args.save))
+        figures.append(measure(Path(sys.executable).with_name("reviewtool"), "this checkout", args.save,
+                               list(figures)))
     show(figures)
 
 

@@ -113,10 +113,9 @@ def bwrap_args(cwd: Path, env: dict[str, str], writable: Sequence[Path], readabl
     hidden = [Path("/tmp"), *map(Path, homes)]
     if any(cwd.is_relative_to(h) for h in hidden) and not any(cwd.is_relative_to(p) for p in [*readable, *writable]):
         readable = [*readable, cwd]  # bwrap must be able to chdir there
-    for path in readable:
-        args += ["--ro-bind", str(path), str(path)]
-    for path in writable:
-        args += ["--bind", str(path), str(path)]
+    for kind, paths in (("--ro-bind", readable), ("--bind", writable)):
+        for path in _with_targets(paths):
+            args += [kind, str(path), str(path)]
     args += ["--chdir", str(cwd), "--clearenv"]
     clean = {"PATH": _user_path(), "HOME": homes[0] if homes else "/tmp",
              "TMPDIR": "/tmp", "LANG": "C", "TERM": "dumb", **env}
@@ -220,6 +219,12 @@ def _read(path: str) -> str:
         return Path(path).read_text()
     except OSError:
         return ""
+
+
+def _with_targets(paths: Sequence[Path]) -> list[Path]:
+    """`paths` and, for a symlink among them (a tree linked into the cache), its target too:
+    a command given the resolved path must find it under the hidden home as well."""
+    return list(dict.fromkeys(p for path in paths for p in (Path(path), Path(path).resolve())))
 
 
 def _passwd_home() -> str | None:

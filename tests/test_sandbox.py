@@ -55,6 +55,23 @@ def test_tmp_is_private_and_readable_paths_are_read_only(tmp_path: Path) -> None
     assert not Path("/tmp/rt-private").exists()
 
 
+def test_a_named_symlink_is_reachable_by_its_target_path_too(tmp_path: Path, monkeypatch) -> None:
+    """A tree linked into the cache (the benchmark's, a user's --tree symlink): its scripts are
+    run by their resolved path, which must not be hidden with the home."""
+    home = tmp_path / "home"
+    tree = home / "trees" / "linux"
+    (tree / "scripts").mkdir(parents=True)
+    (tree / "scripts" / "checkpatch.pl").write_text("print")
+    link = home / "cache" / "linux"
+    link.parent.mkdir()
+    link.symlink_to(tree)
+    monkeypatch.setenv("HOME", str(home))
+    run = _sh(f"cat {tree}/scripts/checkpatch.pl; echo; cat {link}/scripts/checkpatch.pl; echo; ls $HOME",
+              Path("/"), readable=[link])
+    assert run.returncode == 0, run.stdout
+    assert run.stdout.split() == ["print", "print", "cache", "trees"]
+
+
 def test_no_network_not_even_loopback_of_the_host(tmp_path: Path) -> None:
     server = socket.create_server(("127.0.0.1", 0))
     server.settimeout(1)
