@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import os
 import tempfile
@@ -47,13 +48,18 @@ def from_jsonable(tp: Any, data: Any) -> Any:
         _, val = typing.get_args(tp) or (Any, Any)
         return {k: from_jsonable(val, v) for k, v in data.items()}
     if dataclasses.is_dataclass(tp):
-        hints = typing.get_type_hints(tp)
-        kwargs = {f.name: from_jsonable(hints[f.name], data[f.name])
-                  for f in dataclasses.fields(tp) if f.init and f.name in data}
-        return tp(**kwargs)
+        return tp(**{name: from_jsonable(hint, data[name]) for name, hint in _init_fields(tp) if name in data})
     if tp is Path:
         return Path(data)
     return data
+
+
+@functools.cache
+def _init_fields(tp: type) -> list[tuple[str, Any]]:
+    """A dataclass's init fields with their resolved types: resolving them (the annotations are
+    strings) was most of the time a re-run spent reading its cached results."""
+    hints = typing.get_type_hints(tp)
+    return [(f.name, hints[f.name]) for f in dataclasses.fields(tp) if f.init]
 
 
 def dumps(value: Any) -> str:

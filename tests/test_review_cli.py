@@ -96,6 +96,11 @@ def test_rerun_takes_stages_from_the_cache(run: tuple[Path, Path, str], tmp_path
     stages = {t["stage"]: t for t in again["timings"]}
     assert "worktree" not in stages and stages["checkpatch"]["detail"] == "14 of 14 cached"
     assert "time: checkpatch" in proc.stderr
+    # The earlier versions and the diffs' highlighting come from the cache too, unchanged.
+    assert "diff: reading " in first and "diff: reading " not in proc.stderr
+    html = [(d / "report.html").read_text() for d in (run[0], tmp_path / "again")]
+    assert html[0].count('<span class="') == html[1].count('<span class="') > 1000
+    assert html[0].split('id="patch-1"')[1][:20000] == html[1].split('id="patch-1"')[1][:20000]
 
 
 def test_timings_name_every_stage_that_ran(run: tuple[Path, Path, str]) -> None:

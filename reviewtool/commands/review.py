@@ -21,7 +21,7 @@ from reviewtool.drafts import check_sender, default_from, slug, write_drafts
 from reviewtool.findings import exit_code
 from reviewtool.jsondata import write_atomic
 from reviewtool.model import to_json
-from reviewtool.pipeline import ReviewOptions, load_series, progress, run_review
+from reviewtool.pipeline import ReviewOptions, load_series, progress, run_review, sha256
 from reviewtool.model import Review
 from reviewtool.report.render import write_report
 from reviewtool.report.view import build_view
@@ -136,11 +136,21 @@ def run(args: argparse.Namespace) -> int:
         build=not args.no_build, checks=not args.no_checks, checkpatch_script=args.checkpatch,
         jobs=args.jobs, scheduler=args.scheduler, full_build=not args.no_full_build, sandbox=sandbox)
     with timings.stage("previous", f"{len(args.previous)} threads"):
-        earlier = load_revisions(_previous_sources(args.previous), args.midmask, args.timeout)
+        earlier = load_previous(_previous_sources(args.previous), args, cache)
     review = write_review(thread, series, earlier, opts, cache, sender, timings)
     if args.json:
         sys.stdout.write(to_json(review))
     return exit_code(review.findings)
+
+
+def load_previous(sources: list[str], args: argparse.Namespace, cache: StageCache) -> list[Series]:
+    """The earlier revisions; from the stage cache when every source is a local file it has seen
+    (parsing and assembling three threads is most of a re-run), else read (and fetched) again."""
+    if not all(Path(s).is_file() for s in sources):
+        return load_revisions(sources, args.midmask, args.timeout)
+    key = [sha256(Path(s).read_bytes()) for s in sources]
+    return cache.get_or_compute("previous", key, list[Series],
+                                lambda: load_revisions(sources, args.midmask, args.timeout))
 
 
 def write_review(thread: Thread, series: Series, earlier: list[Series], opts: ReviewOptions,
@@ -154,7 +164,7 @@ def write_review(thread: Thread, series: Series, earlier: list[Series], opts: Re
     if review.versions is not None:
         with timings.stage("versions report"):
             write_version_report(review.versions, run_dir / "versions")
-    view = build_view(review)  # once, for the reports and the drafts
+    view = build_view(review, cache)  # once, for the reports and the drafts
     with timings.stage("report"):
         written = write_report(view, run_dir)
     with timings.stage("drafts"):

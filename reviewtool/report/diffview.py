@@ -54,8 +54,9 @@ class CommitLine:
     notes: list[Note] = field(default_factory=list)
 
 
-def _highlight(path: str, texts: list[str]) -> list[Markup]:
-    """Pygments over a hunk's lines at once (comments spanning lines stay comments)."""
+def _highlighted(path: str, texts: list[str]) -> list[str]:
+    """Pygments over a hunk's lines at once (comments spanning lines stay comments); escaped
+    HTML as plain strings, so they can be cached."""
     try:
         lexer = get_lexer_for_filename(path, stripnl=False, ensurenl=False)
     except ClassNotFound:
@@ -63,17 +64,26 @@ def _highlight(path: str, texts: list[str]) -> list[Markup]:
     html = highlight("\n".join(texts) + "\n", lexer, HtmlFormatter(nowrap=True))
     lines = html.split("\n")
     if len(lines) < len(texts):
-        return [escape(t) for t in texts]
-    return [Markup(x) for x in lines[: len(texts)]]  # pygments escaped the text
+        return [str(escape(t)) for t in texts]
+    return lines[: len(texts)]  # pygments escaped the text
 
 
-def hunk_view(path: str, text: str, ident: str) -> HunkView:
-    """Old and new line numbers from the @@ header, counted down the hunk."""
+def highlighted_patch(patch: Patch) -> list[list[list[str]]]:
+    """Every hunk's lines highlighted, per file: the slow part of a report (pygments' C lexer),
+    so `file_views` can take it from the stage cache on a re-run."""
+    return [[_highlighted(fc.path, [line[1:] for line in h.text.splitlines()[1:]]) for h in fc.hunks]
+            for fc in patch.files]
+
+
+def hunk_view(path: str, text: str, ident: str, htmls: list[str] | None = None) -> HunkView:
+    """Old and new line numbers from the @@ header, counted down the hunk; `htmls`: its lines
+    already highlighted."""
     raw = text.splitlines()
     header, body = (raw[0], raw[1:]) if raw else ("", [])
     m = _HUNK.match(header)
     old, new = (int(m.group(1)), int(m.group(2))) if m else (0, 0)
-    htmls = _highlight(path, [line[1:] for line in body])
+    if htmls is None or len(htmls) != len(body):
+        htmls = _highlighted(path, [line[1:] for line in body])
     lines = []
     for i, line in enumerate(body):
         sign = line[:1] or " "
@@ -84,13 +94,15 @@ def hunk_view(path: str, text: str, ident: str) -> HunkView:
             n, new = new, new + 1
         elif sign == " ":
             o, n, old, new = old, new, old + 1, new + 1
-        lines.append(DiffLine(sign, o, n, line[1:], htmls[i], f"{ident}-l{i}"))
+        lines.append(DiffLine(sign, o, n, line[1:], Markup(htmls[i]), f"{ident}-l{i}"))
     return HunkView(header, lines)
 
 
-def file_views(patch: Patch, ident: str) -> list[FileView]:
+def file_views(patch: Patch, ident: str, highlighted: list[list[list[str]]] | None = None) -> list[FileView]:
+    """`highlighted`: highlighted_patch(patch), if the caller has it."""
+    hl = highlighted or [[None] * len(fc.hunks) for fc in patch.files]
     return [FileView(fc.path, fc.status, fc.added, fc.removed,
-                     [hunk_view(fc.path, h.text, f"{ident}-f{fi}-h{hi}") for hi, h in enumerate(fc.hunks)])
+                     [hunk_view(fc.path, h.text, f"{ident}-f{fi}-h{hi}", hl[fi][hi]) for hi, h in enumerate(fc.hunks)])
             for fi, fc in enumerate(patch.files)]
 
 

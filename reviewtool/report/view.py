@@ -2,16 +2,20 @@
 report.html, report.md and the reply drafts, so they cannot disagree."""
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+import pygments
+
 from kernel.model import ApplyResult, BaseChoice
 from kernel.pairdiff import PatchPairFinding
+from reviewtool.cache import StageCache
 from reviewtool.report.coverage import coverage_view
 from reviewtool.model import (APPLY, BOT_REPORT, BUILD_ERROR, CHECKPATCH, NEW_WARNING, OPEN_COMMENT, PAIRSCAN,
                               Finding, Meta, Review, StageTiming)
-from reviewtool.report.diffview import CommitLine, FileView, commit_lines, file_views
+from reviewtool.report.diffview import CommitLine, FileView, commit_lines, file_views, highlighted_patch
 from reviewtool.report.grouping import FindingGroup, group_findings, link_root_causes, merge_paragraphs
 from reviewtool.report.placement import Note, Placer, lore_link
 from series.model import Patch, ReviewComment, Series
@@ -94,10 +98,13 @@ def base_text(base: BaseChoice) -> str:
     return f"{name}, {BASE_SOURCES.get(base.source, base.source)}"
 
 
-def _patch_view(patch: Patch, label: str, apply: ApplyResult | None) -> PatchView:
+def _patch_view(patch: Patch, label: str, apply: ApplyResult | None, cache: StageCache | None) -> PatchView:
     ident = f"patch-{patch.counter}"
+    highlighted = cache.get_or_compute("highlight", [hashlib.sha256(patch.diff.encode()).hexdigest(),
+                                                     pygments.__version__], list[list[list[str]]],
+                                       lambda: highlighted_patch(patch)) if cache else None
     return PatchView(patch.counter, label, patch.subject, patch.author, patch.date, lore_link(patch.msgid), ident,
-                     apply, commit_lines(patch), file_views(patch, ident))
+                     apply, commit_lines(patch), file_views(patch, ident, highlighted))
 
 
 def _note(f: Finding) -> Note:
@@ -180,11 +187,13 @@ def _version_groups(versions: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def build_view(review: Review) -> ReportView:
-    """Every note placed at its line, counted and grouped: what the templates show."""
+def build_view(review: Review, cache: StageCache | None = None) -> ReportView:
+    """Every note placed at its line, counted and grouped: what the templates show. The diffs'
+    highlighting comes from `cache` when it has it."""
     series = review.series
     applied = {p.counter: p for p in review.apply.patches}
-    views = {p.counter: _patch_view(p, series.label(p.counter), applied.get(p.counter)) for p in series.patches}
+    views = {p.counter: _patch_view(p, series.label(p.counter), applied.get(p.counter), cache)
+             for p in series.patches}
     placers = {n: Placer(v) for n, v in views.items()}
     series_notes: list[Note] = []
     for c in review.comments:
