@@ -164,7 +164,7 @@ def test_fork_bomb_and_huge_file_are_stopped_by_the_limits(kernel_tree: Path, sh
     edits = [
         ("mm: fork bomb in a recipe",
          {"mm/Makefile": ("", "\n$(obj)/mremap.o: rt-bomb\nPHONY += rt-bomb\n"
-                              "rt-bomb:\n\t@bash -c 'b() { b | b & }; b; wait; exit 1'\n"),
+                              "rt-bomb:\n\t@bash -c 'b() { b | b & }; b; sleep 5; exit 1'\n"),
           "mm/mremap.c": ("#include <linux/mm.h>\n", "#include <linux/mm.h>\n/* bomb */\n")}),
         ("mm: a 10 GB file in a recipe",
          {"mm/Makefile": ("", "\n$(obj)/mmap.o: rt-huge\nPHONY += rt-huge\n"
@@ -179,8 +179,9 @@ def test_fork_bomb_and_huge_file_are_stopped_by_the_limits(kernel_tree: Path, sh
         built = build_series(work, applied, load_arch("x86_64"), load_config("mm-off"), out, full_build=False,
                              timeout_s=60, sandbox=Sandbox(limits=limits))
     bomb, huge = built.patches
-    # Out of processes, the bomb's forks fail and the recipe fails (or, still forking, it is
-    # killed at the time limit); either way its build is reported and all of it is gone.
+    # Out of processes, the bomb's forks fail while its recipe waits 5 s (a bare `wait` returned
+    # as soon as the first pipeline forked, before any fork failed) and the recipe fails (or,
+    # still forking, it is killed at the time limit); either way it is reported and all gone.
     assert bomb.status in ("errors", "timeout") and bomb.duration_s < 70
     assert bomb.timed_out or "fork: retry: Resource temporarily unavailable" in bomb.log_tail, bomb.log_tail
     assert huge.status == "errors" and not huge.timed_out
