@@ -23,11 +23,12 @@ from pathlib import Path
 
 import git
 import pytest
+from unidiff import PatchSet
 
-from kernel.apply import apply_series
+from kernel.apply import _failing_hunks, _failing_hunks_one_by_one, apply_series
 from kernel.base import choose_base
 from kernel.model import PARTIAL, PatchText
-from kernel.worktree import PERSISTENT_REASON, persistent_worktree, prune_stale, worktree
+from kernel.worktree import PERSISTENT_REASON, persistent_worktree, prune_stale, worktree, worktree_git
 
 ENV = {**os.environ, "GIT_AUTHOR_NAME": "U", "GIT_AUTHOR_EMAIL": "u@example.org",
        "GIT_COMMITTER_NAME": "U", "GIT_COMMITTER_EMAIL": "u@example.org"}
@@ -235,3 +236,48 @@ def test_base_from_base_commit_then_preimage_blobs_then_head(user_repo: Path, tm
     unrelated = patch.replace("index ", "index 0123456789abcdef", 1)
     choice = choose_base(user_repo, [unrelated])
     assert choice.source == "head" and choice.warning.startswith("base unknown: the series names no base commit")
+
+
+def _mail(subject: str, diff: str) -> str:
+    return ("From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001\n"
+            "From: A <a@example.org>\nDate: Mon, 1 Jan 2024 00:00:00 +0000\n"
+            f"Subject: [PATCH] {subject}\n\nBody.\n---\n{diff}-- \n2.39\n")
+
+
+def test_failing_hunks_from_one_git_run_equal_the_checks_one_by_one(user_repo: Path, tmp_path: Path) -> None:
+    """git's --reject answer, read, names what the per-file and per-hunk checks name; a hunk
+    whose context mimics git's own error lines does not fool it."""
+    diff = ("diff --git a/mm/a.c b/mm/a.c\n--- a/mm/a.c\n+++ b/mm/a.c\n"
+            "@@ -2,3 +2,3 @@\n a line 1\n-a line 2\n+A 2\n a line 3\n"
+            "@@ -20,3 +20,3 @@\n a line 19\n-error: patch failed: mm/a.c:2\n+x\n a line 21\n"
+            "diff --git a/mm/gone.c b/mm/gone.c\n--- a/mm/gone.c\n+++ b/mm/gone.c\n"
+            "@@ -1,2 +1,2 @@\n-x\n+y\n z\n"
+            "diff --git a/mm/b.c b/mm/b.c\n--- a/mm/b.c\n+++ b/mm/b.c\n"
+            "@@ -5,3 +5,3 @@\n b line 4\n-b line 5\n+B 5\n b line 6\n")
+    files = PatchSet(diff)
+    with worktree(user_repo, tmp_path / "wt", _git(user_repo, "rev-parse", "v1").strip()) as work:
+        g = worktree_git(work)
+        fast, slow = _failing_hunks(g, files, env={}), _failing_hunks_one_by_one(g, files, env={})
+    assert [(f.file, f.hunk, f.reason) for f in fast] == [(f.file, f.hunk, f.reason) for f in slow] == [
+        ("mm/a.c", "@@ -20,3 +20,3 @@", "context does not match"),
+        ("mm/gone.c", "@@ -1,2 +1,2 @@", "file does not exist")]
+
+
+def test_a_three_way_merge_is_still_tried_when_the_tree_has_the_preimage(user_repo: Path, tmp_path: Path) -> None:
+    """A patch made on an older a.c fails plainly but merges 3-way: skipping `git am -3` is only
+    for patches whose preimage blobs the tree lacks."""
+    v1 = _git(user_repo, "rev-parse", "v1").strip()
+    older = _lines(40, "a").replace("a line 27\n", "a line twenty-seven\n")  # as the author had it
+    newer = older.replace("a line 30\n", "a line thirty\n")  # their change, 3 lines from the other
+    (tmp_path / "older").write_text(older)
+    (tmp_path / "newer").write_text(newer)
+    blob, new_blob = (_git(user_repo, "hash-object", "-w", str(tmp_path / n)).strip() for n in ("older", "newer"))
+    patch = _git(user_repo, "diff", "--full-index", blob, new_blob).replace(
+        f"a/{blob}", "a/mm/a.c").replace(f"b/{new_blob}", "b/mm/a.c")
+    assert patch.startswith("diff --git a/mm/a.c b/mm/a.c") and "a line twenty-seven" in patch
+    choice = choose_base(user_repo, [_mail("mm: 3-way", patch)], "v1")
+    with worktree(user_repo, tmp_path / "wt", v1) as work:
+        (result,) = apply_series(work, choice, [PatchText(1, "mm: 3-way", _mail("mm: 3-way", patch))]).patches
+        merged = (work / "mm" / "a.c").read_text()
+    assert result.status == "3way", result
+    assert merged == _lines(40, "a").replace("a line 30\n", "a line thirty\n")
