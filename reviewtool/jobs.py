@@ -2,9 +2,11 @@
 
 The watcher only builds `ReviewJob`s and reads `JobResult`s; how and where a
 job runs is the runner's business. `LocalRunner` runs them in this process,
-one after the other; a cluster runner (Dask) only has to implement
-`Runner.run` and call `run_review_job` on its workers: the job carries every
-input as bytes, so a worker needs no access to the watcher's inbox or state.
+one after the other; the job carries every input as bytes, so a runner on
+other machines needs no access to the watcher's inbox or state. Builds go to
+a Dask cluster when the options name one (the watcher's own LocalCluster by
+default): a scheduler lost under a job makes a `retry` result, which the
+watcher keeps queued rather than failed.
 
 A job writes its run directory next to the final one (`.NAME.tmp`) and swaps
 it in when the review is complete, so a killed job never leaves a half-written
