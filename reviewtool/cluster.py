@@ -150,7 +150,8 @@ def local_cluster(cache_dir: Path) -> Iterator[str]:
     logging.getLogger("distributed").setLevel(QUIET.upper())
     arches = {a: 1 for a in local_arches()}
     with LocalCluster(n_workers=1, threads_per_worker=max(1, len(arches)), processes=True, resources=arches,
-                      dashboard_address=None, host="127.0.0.1", memory_limit=0,
+                      dashboard_address=None, scheduler_kwargs={"dashboard_address": ":0"},  # no 8787 clash
+                      host="127.0.0.1", memory_limit=0,
                       local_directory=str(cache_dir / "dask"),
                       env={"DASK_LOGGING__DISTRIBUTED": QUIET}) as cluster:
         yield cluster.scheduler_address

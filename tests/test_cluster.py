@@ -21,10 +21,11 @@ EDITS = [
     ("mm/mprotect: x86-only helper",
      {"mm/mprotect.c": ("", "\nstatic inline pgprot_t rt_noenc_prot(void)\n{\n\treturn PAGE_KERNEL_NOENC;\n}\n")}),
     # one line only arm64 compiles, one only x86_64, one neither: the arches' coverage must be merged
+    # (compiler macros, not CONFIG options: `auto` derives nothing from them and stays unbuilt)
     ("mm/mremap: per-arch helpers",
-     {"mm/mremap.c": ("", "\n#ifdef CONFIG_ARM64\nstatic inline int rt_arm(void) { return 1; }\n#else\n"
-                          "static inline int rt_other(void) { return 0; }\n#endif\n#ifdef CONFIG_KASAN\n"
-                          "static inline int rt_kasan(void) { return 2; }\n#endif\n")}),
+     {"mm/mremap.c": ("", "\n#ifdef __aarch64__\nstatic inline int rt_arm(void) { return 1; }\n#else\n"
+                          "static inline int rt_other(void) { return 0; }\n#endif\n#if 0\n"
+                          "static inline int rt_never(void) { return 2; }\n#endif\n")}),
 ]
 
 
@@ -92,8 +93,10 @@ def test_builds_are_routed_by_arch_and_equal_a_local_run(kernel_tree: Path, seri
     assert [(d["arch"], d["status"]) for d in remote["coverage"]["auto"]] == [("x86_64", "not needed"),
                                                                             ("arm64", "not needed")]
     per_arch = remote["coverage"]["patches"][2]
-    assert per_arch["by_build"] == {"x86_64/mm-off": 1, "arm64/mm-off": 1}
-    assert [u["reason"].split(" (")[0] for u in per_arch["not_compiled"]] == ["under #ifdef CONFIG_KASAN"]
+    # 8 lines, directives included; rt_arm only on arm64, rt_never nowhere
+    assert (per_arch["changed"], per_arch["by_build"]) == (8, {"x86_64/mm-off": 6, "arm64/mm-off": 1})
+    (never,) = per_arch["not_compiled"]
+    assert never["first"] == never["last"] and never["reason"].startswith("under #if 0")
 
 
 def test_a_worker_killed_mid_build_has_its_task_finished_by_the_other(kernel_tree: Path, machines: Path,
