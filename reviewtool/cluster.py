@@ -126,7 +126,7 @@ def connect(scheduler: str | None, cache_dir: Path | None = None) -> Iterator[An
     (local_cluster) for the with-block."""
     from distributed import Client
 
-    logging.getLogger("distributed").setLevel(QUIET.upper())
+    _quiet()
     if scheduler:
         try:
             client = Client(scheduler, timeout=CONNECT_TIMEOUT_S)
@@ -147,7 +147,7 @@ def local_cluster(cache_dir: Path) -> Iterator[str]:
     compiler is installed here, offering those arches; its Dask files in the cache."""
     from distributed import LocalCluster
 
-    logging.getLogger("distributed").setLevel(QUIET.upper())
+    _quiet()
     arches = {a: 1 for a in local_arches()}
     with LocalCluster(n_workers=1, threads_per_worker=max(1, len(arches)), processes=True, resources=arches,
                       dashboard_address=None, scheduler_kwargs={"dashboard_address": ":0"},  # no 8787 clash
@@ -155,6 +155,14 @@ def local_cluster(cache_dir: Path) -> Iterator[str]:
                       local_directory=str(cache_dir / "dask"),
                       env={"DASK_LOGGING__DISTRIBUTED": QUIET}) as cluster:
         yield cluster.scheduler_address
+
+
+def _quiet() -> None:
+    """Dask's loggers (it sets some children's levels itself) to QUIET: a lost scheduler is said
+    once, by us, not as Dask's reconnect errors and tracebacks."""
+    for name in ["distributed", *logging.root.manager.loggerDict]:
+        if name.split(".")[0] == "distributed":
+            logging.getLogger(name).setLevel(QUIET.upper())
 
 
 def check_scheduler(scheduler: str) -> None:
