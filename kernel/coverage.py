@@ -214,7 +214,9 @@ def merge(parts: list[list[PatchCoverage]], changes: dict[int, dict[str, list[in
     not-compiled ranges are read back into lines through them: a range groups lines under one
     #if branch, or of a file the build never read, so every changed line inside it was missed.
     A line counts for the first build that compiled it; a line none compiled keeps the most
-    telling reason any build gave (its #if branch, else a build that stopped)."""
+    telling reason any build gave (its #if branch, else a build that stopped). One difference
+    remains: a build taken alone also preprocesses the files earlier builds covered, so if only
+    such a file fails to preprocess, an uncovered line's reason says the build stopped."""
     out: list[PatchCoverage] = []
     tried = list(dict.fromkeys(label for part in parts for p in part[:1] for label in p.tried))
     for counter, files in changes.items():
