@@ -203,3 +203,53 @@ def _ranges(path: str, missed: list[int], found: list[ppcond.Branch], read: bool
         else:
             out.append(Uncompiled(path, line, line, reason))
     return out
+
+
+def merge(parts: list[list[PatchCoverage]], changes: dict[int, dict[str, list[int]]]) -> list[PatchCoverage]:
+    """One coverage from coverages each over one build, in the run's order, as series_coverage
+    over all those builds gives it: a Dask cluster computes each arch's on the worker that
+    built it (kernel.coverage needs the O= dirs), the client merges.
+
+    `changes`: {patch: {path: changed lines}} (series_changes without the commits). A part's
+    not-compiled ranges are read back into lines through them: a range groups lines under one
+    #if branch, or of a file the build never read, so every changed line inside it was missed.
+    A line counts for the first build that compiled it; a line none compiled keeps the most
+    telling reason any build gave (its #if branch, else a build that stopped). One difference
+    remains: a build taken alone also preprocesses the files earlier builds covered, so if only
+    such a file fails to preprocess, an uncovered line's reason says the build stopped."""
+    out: list[PatchCoverage] = []
+    tried = list(dict.fromkeys(label for part in parts for p in part[:1] for label in p.tried))
+    for counter, files in changes.items():
+        mine = [next(p for p in part if p.patch == counter) for part in parts]
+        merged = PatchCoverage(counter, sum(map(len, files.values())), 0, tried=tried)
+        for path, lines in files.items():
+            missed: list[int] = []
+            reasons: dict[int, str] = {}
+            for line in lines:
+                why = [_reason(p, path, line) for p in mine]
+                hit = next((p for p, reason in zip(mine, why) if reason is None), None)
+                if hit is not None:
+                    label = hit.tried[0]  # a part is one build
+                    merged.by_build[label] = merged.by_build.get(label, 0) + 1
+                    merged.compiled += 1
+                else:
+                    missed.append(line)
+                    reasons[line] = min((r for r in why if r is not None), key=_telling)
+            for line in missed:
+                last = merged.not_compiled[-1] if merged.not_compiled else None
+                if last and last.path == path and last.reason == reasons[line]:
+                    last.last = line
+                else:
+                    merged.not_compiled.append(Uncompiled(path, line, line, reasons[line]))
+        out.append(merged)
+    return out
+
+
+def _reason(cov: PatchCoverage, path: str, line: int) -> str | None:
+    """Why `cov`'s build did not compile `line` of `path`; None if it did."""
+    return next((u.reason for u in cov.not_compiled if u.path == path and u.first <= line <= u.last), None)
+
+
+def _telling(reason: str) -> int:
+    """_ranges' reasons, most telling first: the #if branch, a stopped build, not compiled."""
+    return 0 if reason.startswith("under ") else 1 if "stopped before it" in reason else 2

@@ -17,7 +17,12 @@ class UsageError(Exception):
 
 
 class ClusterError(Exception):
-    """The Dask scheduler or its workers failed us (unreachable, lost, every retry died): exit 3."""
+    """The Dask cluster failed us (a build killed every worker it ran on, or ran out of time): exit 3."""
+
+
+class ClusterLost(ClusterError):
+    """The Dask scheduler does not answer, or went away mid-job: nothing failed, the work can be sent
+    again once it is back (the watcher keeps the job queued)."""
 
 
 class ToolError(Exception):

@@ -2,9 +2,11 @@
 
 The watcher only builds `ReviewJob`s and reads `JobResult`s; how and where a
 job runs is the runner's business. `LocalRunner` runs them in this process,
-one after the other; a cluster runner (Dask) only has to implement
-`Runner.run` and call `run_review_job` on its workers: the job carries every
-input as bytes, so a worker needs no access to the watcher's inbox or state.
+one after the other; the job carries every input as bytes, so a runner on
+other machines needs no access to the watcher's inbox or state. Builds go to
+a Dask cluster when the options name one (the watcher's own LocalCluster by
+default): a scheduler lost under a job makes a `retry` result, which the
+watcher keeps queued rather than failed.
 
 A job writes its run directory next to the final one (`.NAME.tmp`) and swaps
 it in when the review is complete, so a killed job never leaves a half-written
@@ -23,7 +25,7 @@ from typing import Any, Protocol
 from kernel.matrix import DEFAULT_ARCHES, available
 from kernel.sandbox import Sandbox
 from reviewtool.cache import StageCache
-from reviewtool.errors import INFRA_ERRORS, USER_ERRORS, one_line
+from reviewtool.errors import INFRA_ERRORS, USER_ERRORS, ClusterLost, one_line
 from reviewtool.model import to_json
 from reviewtool.pipeline import ReviewOptions, load_series, progress
 from reviewtool.timing import Timings
@@ -45,6 +47,7 @@ class JobOptions:
     full_build: bool = True
     sandbox: bool = True  # False only with the user's explicit --no-sandbox
     scheduler: str | None = None  # the builds on a Dask cluster (reviewtool.cluster)
+    local_cluster: bool = False  # that cluster is the watcher's own LocalCluster (shares cache_dir)
 
 
 @dataclass
@@ -63,6 +66,7 @@ class JobResult:
     key: str
     ok: bool
     error: str = ""  # one line when not ok
+    retry: bool = False  # not ok, but nothing failed: the Dask scheduler was lost; run it again later
     findings: int = 0
     results: dict[str, Any] = field(default_factory=dict)  # results.json as written (a Review's JSON)
     files: list[str] = field(default_factory=list)  # written, relative to run_dir
@@ -112,13 +116,14 @@ def run_review_job(job: ReviewJob) -> JobResult:
                              tree=Path(o.tree) if o.tree else None, arches=o.arches, configs=o.configs,
                              build=o.build, checks=o.checks, jobs=o.jobs,
                              checkpatch_script=Path(o.checkpatch) if o.checkpatch else None,
-                             full_build=o.full_build, sandbox=Sandbox(enabled=o.sandbox), scheduler=o.scheduler)
+                             full_build=o.full_build, sandbox=Sandbox(enabled=o.sandbox), scheduler=o.scheduler,
+                             local_cluster=o.local_cluster)
         review = write_review(thread, series, earlier, opts, cache, o.mail_from, Timings())
         findings = sum(1 for f in review.findings if f.counts)
         results = json.loads(to_json(review))
     except (*USER_ERRORS, *INFRA_ERRORS) as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        return JobResult(job.key, ok=False, error=one_line(exc))
+        return JobResult(job.key, ok=False, error=one_line(exc), retry=isinstance(exc, ClusterLost))
     except Exception as exc:  # a bug in one review must not stop the watch: recorded, with where
         shutil.rmtree(tmp, ignore_errors=True)
         where = traceback.extract_tb(exc.__traceback__)[-1]

@@ -111,7 +111,7 @@ class BuildPlacement:
     config: str
     worker: str  # the worker's Dask address
     host: str
-    seconds: float
+    seconds: float  # of its arch's task: every config of the arch, and their coverage
 
 
 @dataclass
@@ -136,7 +136,7 @@ class Review:
     skipped: dict[str, str]  # stage -> why it did not run ("--no-build")
     findings: list[Finding]  # everything above judged, in patch order
     timings: list[StageTiming] = field(default_factory=list)
-    cluster: ClusterRun | None = None  # with --scheduler: where each build ran
+    cluster: ClusterRun | None = None  # with --scheduler: where each build ran (its arch's task)
     coverage: Coverage | None = None  # with builds
     robot_recheck: list[Recheck] | None = None  # each kernel test robot report against our builds
 

@@ -67,6 +67,7 @@ class ReviewOptions:
     build_timeout: float = 1800.0
     full_build: bool = True  # False: objects only, no vmlinux even for full_build configs
     scheduler: str | None = None  # builds on a Dask cluster: tcp://HOST:PORT, or "local"
+    local_cluster: bool = False  # the scheduler is this machine's (watch's): its workers share cache_dir
     sandbox: Sandbox = field(default_factory=Sandbox)  # for make and the tree's checkpatch.pl
 
 
@@ -133,6 +134,7 @@ def run_checks(series: Series, job: TreeJob, lazy: LazyWorktree, opts: ReviewOpt
 
 
 def _build_options(opts: ReviewOptions, jobs: int) -> BuildOptions:
+    """jobs: make's -j unless --jobs was given (0 on a cluster: each worker's core count)."""
     return BuildOptions(timeout_s=opts.build_timeout, jobs=opts.jobs or jobs, full_build=opts.full_build,
                         sandbox=opts.sandbox)
 
@@ -172,14 +174,16 @@ def recheck_robot(series: Series, applied: SeriesApply, builds: list[SeriesBuild
 
 
 def run_builds_on_cluster(series: Series, job: TreeJob, opts: ReviewOptions,
-                          timings: Timings) -> tuple[list[SeriesBuild], ClusterRun]:
-    """The same builds as Dask tasks (reviewtool.cluster); where each ran is kept in the Review."""
-    configs = [c for c in opts.configs if not load_config(c).derive]  # `auto` needs the others' O= dirs
-    progress(f"build: {len(opts.arches) * len(configs)} arch x config tasks of {len(series.patches)} "
+                          timings: Timings) -> tuple[BuildMatrix, Coverage, ClusterRun]:
+    """The same builds and coverage as Dask tasks, one per arch (reviewtool.cluster); where each
+    ran is kept in the Review."""
+    progress(f"build: {len(opts.arches)} arch tasks ({', '.join(opts.configs)}) of {len(series.patches)} "
              f"patches on the Dask cluster {opts.scheduler}")
-    with timings.stage("builds", f"{len(opts.arches) * len(configs)} tasks on {opts.scheduler}"):
-        return cluster_builds(opts.scheduler, job, opts.arches, configs, _build_options(opts, 2),
-                              managed=opts.tree is None)
+    own = opts.scheduler == "local" or opts.local_cluster
+    with timings.stage("builds", f"{len(opts.arches)} arch tasks on {opts.scheduler}"):
+        done = cluster_builds(opts.scheduler, job, opts.arches, opts.configs, _build_options(opts, 0),
+                              managed=opts.tree is None, cache_dir=opts.cache_dir if own else None)
+    return done.matrix, done.coverage, done.run
 
 
 def _now() -> str:
@@ -226,8 +230,8 @@ def run_review(thread: Thread, series: Series, opts: ReviewOptions, cache: Stage
             if not opts.checks:
                 skipped["checkpatch"] = skipped["pairscan"] = "--no-checks"
             if opts.build and opts.scheduler:
-                builds, cluster = run_builds_on_cluster(series, job, opts, timings)
-                skipped["coverage"] = skipped["auto"] = "builds on the cluster: coverage and `auto` need the O= dirs here"
+                matrix, coverage, cluster = run_builds_on_cluster(series, job, opts, timings)
+                builds = matrix.builds
             elif opts.build:
                 matrix = run_builds(series, job, lazy, opts, timings)
                 builds = matrix.builds

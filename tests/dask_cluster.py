@@ -58,10 +58,19 @@ class Cluster:
 
     def __enter__(self) -> Cluster:
         self.root.mkdir(parents=True, exist_ok=True)
-        self.stack.enter_context(process(
+        self.start_scheduler()
+        return self
+
+    def start_scheduler(self) -> None:
+        """The scheduler, on this cluster's address (again, after kill_scheduler)."""
+        self.scheduler = self.stack.enter_context(process(
             [str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", self.address.rsplit(":", 1)[1],
              "--no-dashboard"], ENV, self.root / "scheduler.log"))
-        return self
+
+    def kill_scheduler(self) -> None:
+        """SIGKILL the scheduler: its machine lost; the workers keep running, reconnecting."""
+        os.killpg(self.scheduler.pid, signal.SIGKILL)
+        self.scheduler.wait()
 
     def __exit__(self, *exc: object) -> None:
         self.stack.close()

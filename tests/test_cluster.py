@@ -20,6 +20,12 @@ EDITS = [
     # PAGE_KERNEL_NOENC exists on x86 only: an error on arm64 alone.
     ("mm/mprotect: x86-only helper",
      {"mm/mprotect.c": ("", "\nstatic inline pgprot_t rt_noenc_prot(void)\n{\n\treturn PAGE_KERNEL_NOENC;\n}\n")}),
+    # one line only arm64 compiles, one only x86_64, one neither: the arches' coverage must be merged
+    # (compiler macros, not CONFIG options: `auto` derives nothing from them and stays unbuilt)
+    ("mm/mremap: per-arch helpers",
+     {"mm/mremap.c": ("", "\n#ifdef __aarch64__\nstatic inline int rt_arm(void) { return 1; }\n#else\n"
+                          "static inline int rt_other(void) { return 0; }\n#endif\n#if 0\n"
+                          "static inline int rt_never(void) { return 2; }\n#endif\n")}),
 ]
 
 
@@ -47,8 +53,9 @@ def machines(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _review(mbox: Path, out: Path, cache: Path, *extra: str) -> dict:
+    """x86_64 and arm64, mm-off and `auto` (derived: CONFIG_MMU, which mm-off sets, so not built)."""
     proc = reviewtool("review", str(mbox), "--no-checks", "--no-full-build", "--arch", "x86_64", "--arch", "arm64",
-                       "--config", "mm-off", "--from", "R <r@example.org>", "--out", str(out),
+                       "--config", "mm-off", "--config", "auto", "--from", "R <r@example.org>", "--out", str(out),
                        "--cache-dir", str(cache), *extra)
     assert proc.returncode == 1, proc.stderr[-3000:]  # the arm64 error is a finding
     return json.loads((out / "results.json").read_text())
@@ -79,9 +86,17 @@ def test_builds_are_routed_by_arch_and_equal_a_local_run(kernel_tree: Path, seri
     assert not (tmp_path / "remote-cache" / "builds").exists()
 
     local = _review(series_mbox, tmp_path / "local", tmp_path / "local-cache")
-    assert _without_timings(remote["build"]) == _without_timings(local["build"])
+    for part in ("build", "coverage", "skipped", "findings", "robot_recheck"):
+        assert _without_timings(remote[part]) == _without_timings(local[part]), part
     arm = next(b for b in remote["build"] if b["arch"] == "arm64")
     assert any("PAGE_KERNEL_NOENC" in e["message"] for p in arm["patches"] for e in p["errors"])
+    assert [(d["arch"], d["status"]) for d in remote["coverage"]["auto"]] == [("x86_64", "not needed"),
+                                                                            ("arm64", "not needed")]
+    per_arch = remote["coverage"]["patches"][2]
+    # 8 lines, directives included; rt_arm only on arm64, rt_never nowhere
+    assert (per_arch["changed"], per_arch["by_build"]) == (8, {"x86_64/mm-off": 6, "arm64/mm-off": 1})
+    (never,) = per_arch["not_compiled"]
+    assert never["first"] == never["last"] and never["reason"].startswith("under #if 0")
 
 
 def test_a_worker_killed_mid_build_has_its_task_finished_by_the_other(kernel_tree: Path, machines: Path,

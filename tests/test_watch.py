@@ -219,7 +219,8 @@ def test_sigkill_during_fetch_and_review_then_restart(scenario: dict, tmp_path: 
 
 def test_a_series_built_for_one_arch_and_config(kernel_tree: Path, tmp_path: Path) -> None:
     """The one watch test that builds (x86_64/mm-off: tinyconfig, the patches' objects; the
-    vmlinux builds are tested in test_kernel_build.py and test_review_overlap.py)."""
+    vmlinux builds are tested in test_kernel_build.py and test_review_overlap.py), on the local
+    Dask cluster a watch without --scheduler starts."""
     inbox = PublicInbox.create(tmp_path)
     for raw in v1_posting():
         inbox.deliver(raw)
@@ -229,6 +230,12 @@ def test_a_series_built_for_one_arch_and_config(kernel_tree: Path, tmp_path: Pat
     builds = results(tmp_path / "out", 1)["build"]
     assert [(b["arch"], b["config"]) for b in builds] == [("x86_64", "mm-off")]
     assert builds[0]["base"]["patch"] == 0
+    # built on the watch's own local Dask cluster, started for its lifetime and gone with it
+    assert "starting a local Dask cluster" in proc.stderr
+    cluster = results(tmp_path / "out", 1)["cluster"]
+    assert cluster["scheduler"].startswith("tcp://127.0.0.1:")
+    assert [(t["arch"], t["config"]) for t in cluster["tasks"]] == [("x86_64", "mm-off")]
+    assert "Traceback" not in proc.stderr and "UserWarning" not in proc.stderr  # Dask quiet
 
 
 def v1_posting() -> list[bytes]:

@@ -75,7 +75,8 @@ def add_review_options(parser: argparse.ArgumentParser) -> None:
                         help="skip vmlinux at the base and tip, even for full_build configs (objects only)")
     parser.add_argument("--scheduler", metavar="ADDR", type=scheduler_address,
                         help="run the builds as tasks on a Dask cluster: tcp://HOST:PORT of a "
-                             "`dask scheduler`, or 'local' for a local cluster (default: in this process)")
+                             "`dask scheduler`, or 'local' for a local cluster (default: `review` builds in "
+                             "this process, `watch` on a local cluster it starts for its lifetime)")
     parser.add_argument("--no-checks", action="store_true", help="skip checkpatch and the pair scan")
     parser.add_argument("--checkpatch", type=Path, metavar="PATH", help="checkpatch.pl to use")
     add_sandbox_argument(parser)

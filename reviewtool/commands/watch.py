@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fcntl
 import math
 import os
@@ -12,13 +13,14 @@ from pathlib import Path
 from types import FrameType
 
 from kernel.tree import default_cache_dir, open_user_tree
+from reviewtool.cluster import local_cluster
 from reviewtool.commands._source import output_dir
 from reviewtool.commands.check import check_arguments
 from reviewtool.commands._matrix import arches as matrix_arches
 from reviewtool.commands._matrix import configs as matrix_configs
 from reviewtool.commands.review import add_review_options, draft_sender
 from reviewtool.drafts import slug
-from reviewtool.errors import EXIT_CLEAN, INFRA_ERRORS, USER_ERRORS, UsageError, one_line
+from reviewtool.errors import EXIT_CLEAN, INFRA_ERRORS, USER_ERRORS, ClusterLost, UsageError, one_line
 from reviewtool.jobs import JobOptions, LocalRunner
 from reviewtool.watch.inbox import inbox_epochs
 from reviewtool.watch.watcher import WatchConfig, Watcher, say
@@ -33,8 +35,11 @@ INBOX is a public-inbox v2 directory (with git/0.git ...) or its http(s) URL;
 its git epochs are mirrored into --out/mirror and fetched incrementally.
 --out also holds state.sqlite, runs/<series>-v<N>-<id>/ (one run directory per
 series, refreshed when replies arrive) and index.html / index.json.
-Exit: 0 done or stopped by SIGTERM/SIGINT, 2 bad input or usage, 3 a tool or
-the server failed.
+The builds go to a Dask cluster: --scheduler's, else a local one started for
+the watch's lifetime. A scheduler lost mid-review leaves the review queued:
+the next poll (or run, with --once) does it once the scheduler is back.
+Exit: 0 done or stopped by SIGTERM/SIGINT, 2 bad input or usage, 3 a tool,
+the server or the Dask scheduler failed.
 """
 
 
@@ -114,16 +119,13 @@ def run(args: argparse.Namespace) -> int:
     lock = _lock(out)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _stop)
+    stack = contextlib.ExitStack()
     watcher = Watcher(config, LocalRunner())
     try:
-        watcher.cycle()  # the first poll's errors end the command: most likely a wrong INBOX or option
-        while not args.once:
-            say(f"next poll in {args.interval:g} s (index: {out / 'index.html'})")
-            time.sleep(args.interval)
-            try:
-                watcher.cycle()
-            except (*USER_ERRORS, *INFRA_ERRORS) as exc:  # a server down for a while: the next poll catches up
-                say(f"poll failed, retried in {args.interval:g} s: {one_line(exc)}")
+        if not args.scheduler and not args.no_build:
+            say("starting a local Dask cluster for the builds (one worker: every installed arch, all cores)")
+            options.scheduler, options.local_cluster = stack.enter_context(local_cluster(cache_dir.resolve())), True
+        _poll(watcher, args, out)
     except Stopped as stop:
         if requeued := watcher.state.requeue_interrupted():
             say(f"stopped by {stop}; {requeued} interrupted review(s) run again at the next start")
@@ -134,5 +136,25 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         watcher.close()
+        stack.close()
         os.close(lock)
     return EXIT_CLEAN
+
+
+def _poll(watcher: Watcher, args: argparse.Namespace, out: Path) -> None:
+    """The first poll's errors end the command (most likely a wrong INBOX or option), and with
+    --once every error does; else a server down for a while, or a lost Dask scheduler, is said
+    in one line and the next poll catches up."""
+    first = True
+    while True:
+        try:
+            watcher.cycle()
+        except (*USER_ERRORS, *INFRA_ERRORS) as exc:
+            if args.once or (first and not isinstance(exc, ClusterLost)):
+                raise
+            say(f"poll failed, retried in {args.interval:g} s: {one_line(exc)}")
+        if args.once:
+            return
+        first = False
+        say(f"next poll in {args.interval:g} s (index: {out / 'index.html'})")
+        time.sleep(args.interval)

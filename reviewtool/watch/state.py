@@ -107,6 +107,11 @@ class State:
             return db.execute("UPDATE jobs SET state = 'queued', started_at = NULL "
                               "WHERE state = 'running'").rowcount
 
+    def requeue(self, job_id: int) -> None:
+        """A job whose cluster was lost under it: queued again, as if never started."""
+        with self.transaction() as db:
+            db.execute("UPDATE jobs SET state = 'queued', started_at = NULL WHERE id = ?", (job_id,))
+
     def job_started(self, job_id: int) -> None:
         with self.transaction() as db:
             db.execute("UPDATE jobs SET state = 'running', started_at = ? WHERE id = ?", (time.time(), job_id))

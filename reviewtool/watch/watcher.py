@@ -7,7 +7,8 @@
 Each step is a transaction on the state (reviewtool.watch.state), so a kill
 between or inside steps loses nothing and repeats nothing: a restart reads
 from the last recorded commit, plans from the dirty series, and re-runs the
-jobs that were running.
+jobs that were running. A job whose Dask scheduler went away is queued
+again (ClusterLost), not failed.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reviewtool.drafts import slug
+from reviewtool.errors import ClusterLost
 from reviewtool.jobs import JobOptions, JobResult, ReviewJob, Runner
 from reviewtool.watch.detect import MailInfo, MalformedMail, as_mboxrd, parse_mail
 from reviewtool.watch.inbox import Mirror, NewMail, inbox_epochs
@@ -202,6 +204,11 @@ class Watcher:
             say(f"reviewing {labels[key]} (job {key})")
             self.write_index()
         for result in self.runner.run(jobs, started):
+            if result.retry:  # the cluster is gone: every later job would fail the same way
+                self.state.requeue(int(result.key))
+                self.write_index()
+                raise ClusterLost(f"{result.error}; job {result.key} ({labels[result.key]}) stays queued and "
+                                  "runs once a scheduler answers at that address again")
             self._finish(result, Path(by_key[result.key].run_dir))
 
     def _mbox(self, mails: list[list]) -> bytes:
