@@ -8,6 +8,12 @@ a macro call) counts as compiled when its innermost #if branch (ppcond)
 produced tokens elsewhere, or it sits in no branch of a file that was read.
 Everything else is "not compiled", named with the branch that kept it out.
 
+The `.i` files are made without `prepare` (the O= dir was prepared by its
+builds): a patch that breaks a header asm-offsets.c includes fails prepare,
+and behind it every `.i` of the patch, although its files preprocess fine.
+Each directory is preprocessed with make -k, so one file that does not
+(an #error, a missing include) leaves the others counted.
+
 Builds are asked in order, and a build preprocesses only the objects of files
 that still have lines no earlier build compiled: a review of an mm series,
 whose lines mm-on mostly covers, costs a few `.i` files, not every object
@@ -31,6 +37,17 @@ from kernel.worktree import worktree_git
 
 _MARKER = re.compile(r'^# (\d+) "([^"]*)"')
 STOPPED = "<stopped>"  # key of preprocessed(): some object's .i could not be made
+# Injected with --eval: in the top make (after its O= re-exec, `sub_make_done`) a goal that
+# does what Kbuild's single-target rule does for `make a/b.i`, minus its `prepare` prerequisite.
+_EVAL = """
+ifndef obj
+ifdef sub_make_done
+.PHONY: rt-preprocess
+rt-preprocess:
+	$(Q)$(MAKE) $(build)=. need-builtin=1 $(addprefix ./,$(RT_GOALS))
+endif
+endif
+"""
 
 
 @dataclass
@@ -128,13 +145,14 @@ def preprocessed(make: Make, objects: list[str]) -> dict[str, set[int]]:
     goals = [o[:-2] + ".i" for o in objects if o.endswith(".o")]
     for goal in goals:
         (make.out / goal).unlink(missing_ok=True)
-    make.run(goals, "-k")
+    if goals:
+        make.run(["rt-preprocess"], "-k", f"--eval={_EVAL}", f"RT_GOALS={' '.join(goals)}")
     lines: dict[str, set[int]] = {}
     for goal in goals:
         path = make.out / goal
         if path.is_file():
             _emitted(path.read_text(errors="replace"), make.src, make.out, lines)
-        else:  # make stopped first: prepare failed (e.g. a broken header in asm-offsets)
+        else:  # the file did not preprocess (#error, a missing include)
             lines[STOPPED] = set()
     return lines
 
@@ -192,7 +210,7 @@ def _compiled(line: int, emitted: set[int], found: list[ppcond.Branch]) -> bool:
 def _ranges(path: str, missed: list[int], found: list[ppcond.Branch], read: bool,
             stopped: bool) -> list[Uncompiled]:
     out: list[Uncompiled] = []
-    unread = (f"{path} is not compiled: the build stopped before it (see the build errors)" if stopped
+    unread = (f"{path} is not compiled: a file did not preprocess (see the build errors)" if stopped
               else f"{path} is not compiled by any build tried")
     for line in missed:
         around = ppcond.enclosing(found, line)

@@ -146,8 +146,8 @@ def test_auto_is_built_only_where_it_adds_to_the_other_configs(tmp_path: Path) -
     assert config is None and decision.status == "nothing to derive"
 
 
-def test_a_file_behind_a_failed_prepare_is_said_to_be_stopped() -> None:
+def test_a_file_that_did_not_preprocess_is_said_so() -> None:
     seen = [("x86_64/mm-on", {coverage.STOPPED: set()})]
     cov = coverage._patch_coverage(3, {"mm/memory.c": [3]}, {"mm/memory.c": SOURCE}, seen, ["x86_64/mm-on"])
     assert [u.reason for u in cov.not_compiled] == [
-        "mm/memory.c is not compiled: the build stopped before it (see the build errors)"]
+        "mm/memory.c is not compiled: a file did not preprocess (see the build errors)"]

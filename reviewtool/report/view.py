@@ -220,8 +220,9 @@ def build_view(review: Review, cache: StageCache | None = None) -> ReportView:
         cells.append(cell)
         base_builds[cell] = s.base.status
         for r in s.patches:
-            if r.patch in views:
-                views[r.patch].builds[cell] = r.status
+            if r.patch in views:  # a prepare that failed or warned anew says so first
+                prepared = r.prepare is not None and r.prepare.status != "ok"
+                views[r.patch].builds[cell] = f"prepare-{r.prepare.status}" if prepared else r.status
         if s.tip:
             tips[cell] = s.tip.status
         if s.missing_options:
