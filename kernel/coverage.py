@@ -119,12 +119,21 @@ def series_coverage(work: Path, applied: SeriesApply, dirs: list[BuildDir]) -> l
         seen: list[tuple[str, dict[str, set[int]]]] = []
         for d in dirs:
             result = next((r for r in d.build.patches if r.patch == counter), None)
-            todo = _still_needed(files, texts, seen, result.objects if result else [], result)
+            objects = [*result.objects, *_prepare_objects(files, d.make.arch.srcarch, result)] if result else []
+            todo = _still_needed(files, texts, seen, objects, result)
             if todo:
                 seen.append((d.label, preprocessed(d.make, todo)))
         out.append(_patch_coverage(counter, files, texts, seen, tried))
     g.checkout("-q", "--detach", applied.base.commit)
     return out
+
+
+def _prepare_objects(files: dict[str, list[int]], srcarch: str, result: BuildResult) -> list[str]:
+    """The changed sources `make prepare` compiles (no object has them), as objects, when this
+    build ran the patch's prepare: their `.i` is made like any object's."""
+    if result.prepare is None:
+        return []
+    return [f"{path[:-2]}.o" for path in files if path in (f"arch/{srcarch}/kernel/asm-offsets.c", "kernel/bounds.c")]
 
 
 def _still_needed(files: dict[str, list[int]], texts: dict[str, str], seen: list[tuple[str, dict[str, set[int]]]],
