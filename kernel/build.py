@@ -374,6 +374,11 @@ def needs_prepare(files: list[str]) -> bool:
                or f.rsplit("/", 1)[-1].startswith(_PREPARE_INPUTS) or f.startswith(_PREPARE_DIRS) for f in files)
 
 
+def rebuild(make: Make, objects: list[str], timeout_s: float) -> tuple[MakeRun, MakeRun]:
+    """(prepare, objects): `make prepare` alone, then `objects` (deleted first), in a configured O= dir."""
+    return _prepare(make, timeout_s), _build(make, objects, timeout_s, fresh=objects)
+
+
 def _prepare(make: Make, timeout_s: float) -> MakeRun:
     """`make -k prepare`, alone: never with object goals (see the module's docstring)."""
     fresh = [o.format(srcarch=make.arch.srcarch) for o in _PREPARE_OUTPUTS]

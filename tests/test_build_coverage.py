@@ -51,6 +51,14 @@ def review(kernel_tree: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple
     mbox = tmp / "series.mbox"
     mbox.write_text(git.Git(kernel_tree).format_patch("--cover-letter", "--thread", "--stdout",
                                                       f"{head}..{commits[-1]}", strip_newline_in_stdout=False))
+    text = git.Git(kernel_tree).show(f"{commits[2]}:lib/debugobjects.c")
+    planted = next(i for i, line in enumerate(text.split("\n"), 1) if "rt_planted_undeclared" in line)
+    with mbox.open("a") as fh:
+        fh.write(_robot_mail(mbox, 3, "x86_64-randconfig-a001",
+                             f"lib/debugobjects.c:{planted}:33: error: 'rt_planted_undeclared' undeclared "
+                             "(first use in this function)"))
+        fh.write(_robot_mail(mbox, 1, "mips-allnoconfig",
+                             "arch/mips/kernel/setup.c:100:5: error: 'rt_mips_only' undeclared"))
     env = {**os.environ, "REVIEWTOOL_CACHE": str(kernel_tree.parent),
            "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     proc = subprocess.run(["reviewtool", "review", str(mbox), "--base", head, "--no-checks",
@@ -60,6 +68,19 @@ def review(kernel_tree: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple
                           capture_output=True, text=True, env=env, timeout=1500)
     assert proc.returncode in (0, 1), proc.stderr[-3000:]
     return proc, json.loads((tmp / "run" / "results.json").read_text()), tmp / "run"
+
+
+def _robot_mail(mbox: Path, patch: int, config: str, error: str) -> str:
+    """A kernel test robot report on patch `patch` of `mbox`, in the robot's layout."""
+    ids = [line.split(":", 1)[1].strip() for line in mbox.read_text().splitlines()
+           if line.lower().startswith("message-id:")]
+    return (f"\nFrom lkp@intel.com Mon Sep 17 00:00:00 2001\nFrom: kernel test robot <lkp@intel.com>\n"
+            f"Subject: Re: [PATCH {patch}/3]\nMessage-Id: <robot-{patch}@intel.com>\nIn-Reply-To: {ids[patch]}\n"
+            f"References: {ids[0]} {ids[patch]}\nDate: Mon, 1 Jan 2024 00:00:00 +0000\n\n"
+            f"Hi T,\n\nThank you for the patch! Yet something to improve:\n\n"
+            f"config: {config} (attached as .config)\ncompiler: gcc (GCC) 12.2.0\n\n"
+            f"All errors (new ones prefixed by >>):\n\n>> {error}\n\n"
+            f"vim +100 lib/debugobjects.c\n\n-- \n0-DAY CI Kernel Test Service\n")
 
 
 def _builds(results: dict, config: str) -> dict[str, dict]:
@@ -114,3 +135,20 @@ def test_report_has_the_coverage_section(review) -> None:
     assert "- `auto-off` on arm64: built (DEBUG\\_FS forced off)" in md
     html = (run / "report.html").read_text()
     assert '<section id="coverage">' in html and "<code>auto-off</code> on x86_64: built" in html
+
+
+def test_robot_reports_are_rebuilt(review) -> None:
+    """The robot's report of the planted error is rebuilt on its arch (x86_64, the closest config:
+    auto) in x86_64-robot and reproduced at the same line; one naming a mips-only file cannot be."""
+    _, results, run = review
+    found = {r["config"]: r for r in results["robot_recheck"]}
+    x86 = found["x86_64-randconfig-a001"]
+    assert x86["verdict"] == "reproduced", x86
+    assert x86["rebuilt"] == ["x86_64/robot (auto)"]
+    (match,) = x86["matches"]
+    assert match.startswith("x86_64/robot: lib/debugobjects.c:") and "(same line)" in match
+    mips = found["mips-allnoconfig"]
+    assert mips["verdict"] == "cannot" and mips["rebuilt"] == []
+    assert mips["detail"] == ("arch/mips/kernel/setup.c is built only for mips, not among the arches of this run "
+                              "(x86_64, arm64, riscv64)")
+    assert "**reproduced**" in (run / "report.md").read_text()
