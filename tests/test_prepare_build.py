@@ -18,6 +18,8 @@ import pytest
 
 from kernel import coverage
 from kernel.apply import apply_series
+from kernel.botrebuild import implied_options
+from kernel.botrecheck import RobotError
 from kernel.base import choose_base
 from kernel.build import build_series
 from kernel.make import Make
@@ -83,3 +85,16 @@ def test_coverage_is_counted_behind_a_failing_prepare(built) -> None:
     assert third.prepare is not None and third.prepare.status == "inherited-errors"
     row = next(c for c in cov if c.patch == 3)  # asm-offsets.c's two lines (by prepare) and mremap.c's
     assert (row.changed, row.compiled) == (3, 3), row.not_compiled
+
+
+def test_options_implied_by_an_undeclared_name(kernel_tree: Path) -> None:
+    """A helper declared only under #ifdef CONFIG_TRANSPARENT_HUGEPAGE (as v3 02/15's is_huge_pmd) and
+    reported undeclared: the robot's config had THP off. A name the tree does not declare implies nothing."""
+    head = git.Repo(kernel_tree).head.commit.hexsha
+    (commit,) = commit_edits(kernel_tree, head, [("mm: a THP-only helper", {"include/linux/huge_mm.h": (
+        "static inline int is_swap_pmd(pmd_t pmd)\n",
+        "static inline int rt_thp_only(pmd_t pmd)\n{\n\treturn 0;\n}\n\nstatic inline int is_swap_pmd(pmd_t pmd)\n")})])
+    errors = [RobotError("mm/memory.c", 9, "implicit declaration of function 'rt_thp_only'; did you mean 'x'?"),
+              RobotError("mm/memory.c", 9, "'rt_nowhere' undeclared (first use in this function)")]
+    assert implied_options(git.Git(kernel_tree), commit, "x86", errors) == ([], ["TRANSPARENT_HUGEPAGE"])
+    assert implied_options(git.Git(kernel_tree), commit, "x86", errors[1:]) == ([], [])
