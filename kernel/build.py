@@ -16,7 +16,9 @@ only there) is checked like an object for a patch that touches what it
 reads (`needs_prepare`), against the base's own prepare, and always as a make
 of its own: Kbuild runs `prepare` given with object goals as a "mixed build"
 (`__build_one_by_one`, a `set -e` loop over the goals), which stops at the
-first failing goal and hides the other objects' errors.
+first failing goal and hides the other objects' errors.  From a patch whose
+prepare fails until one whose prepare works again, objects are built without
+Kbuild's prepare prerequisite (kbuild.unprepared), which would stop them all.
 
 The base's messages are kept per object in the O= dir (`BaseStore`), so a
 later series on the same base compiles at the base only objects no earlier
@@ -204,6 +206,7 @@ class _Builder:
         self.seen_errors: set = set()
         self.results: dict[int, BuildResult] = {}
         self.prepared: dict[int, BuildResult] = {}  # patch -> its own `make prepare`
+        self.unprepared = False  # prepare fails at this point of the series: objects are built without it
         self.store = BaseStore("")
         self.series = SeriesBuild(self.arch.name, self.config.name, [], BuildResult(0, "", "", "", "", False))
         self.base_diags: dict[str, list[Diagnostic]] = {}
@@ -238,6 +241,7 @@ class _Builder:
                 self.store.save(self.out)
         # An error prepare has at the base is inherited by every patch, like an object's.
         self.seen_errors.update(e.key() for e in diagnostics.errors(self.store.baseline([PREPARE])[0]))
+        self.unprepared = PREPARE in self.store.failed
         wanted = sorted({o for p in self.plans.values() for o in p.objects if _source_exists(self.work, o)})
         goals = ["vmlinux"] if self.full else wanted
         if self.full and not self.store.complete:
@@ -249,7 +253,7 @@ class _Builder:
         elif not self.full and (todo := [o for o in wanted if not self.store.known(o)]):
             step(f"build {self.label}: base ({len(todo)} objects"
                  + (f", {len(wanted) - len(todo)} known from an earlier series)" if len(todo) < len(wanted) else ")"))
-            run = _build(self.make, todo, self.timeout_s, fresh=todo)
+            run = _build(self.make, todo, self.timeout_s, fresh=todo, prepared=not self.unprepared)
             diags, failed = diagnostics.parse(run.output, self.work, self.out)
             if not run.timed_out:
                 self.store.add(todo, diags, failed)
@@ -274,11 +278,13 @@ class _Builder:
             self.prepared[result.counter] = _result(result.counter, self.arch, self.config, PREPARE,
                                                     self._partial(result.counter), run, [PREPARE], failed,
                                                     diags, base, self.seen_errors)
+            self.unprepared = bool(run.returncode) or run.timed_out
         plan = self.plans[result.counter]
         if not plan.objects:
             return
-        step(f"build {self.label}: patch {result.counter} ({len(plan.objects)} objects)")
-        run = _build(self.make, plan.objects, self.timeout_s, fresh=plan.objects)
+        step(f"build {self.label}: patch {result.counter} ({len(plan.objects)} objects"
+             + (", without the prepare that fails here)" if self.unprepared else ")"))
+        run = _build(self.make, plan.objects, self.timeout_s, fresh=plan.objects, prepared=not self.unprepared)
         diags, failed = diagnostics.parse(run.output, self.work, self.out)
         self.results[result.counter] = _result(result.counter, self.arch, self.config, "objects",
                                                self._partial(result.counter), run, plan.objects,
@@ -358,12 +364,17 @@ def configure(make: Make, config: ConfigSpec, base: str, timeout_s: float, reuse
     return missing
 
 
-def _build(make: Make, goals: list[str], timeout_s: float, fresh: list[str]) -> MakeRun:
-    """make -k `goals`; objects in `fresh` are deleted first so their messages are printed again."""
+def _build(make: Make, goals: list[str], timeout_s: float, fresh: list[str], prepared: bool = True) -> MakeRun:
+    """make -k `goals`; objects in `fresh` are deleted first so their messages are printed again.
+    Not `prepared`: the objects are built without Kbuild's `prepare` prerequisite (it fails at this
+    tree state and would stop them all; the O= dir keeps what the last good prepare generated)."""
     for obj in fresh:
         (make.out / obj).unlink(missing_ok=True)
     if not goals:
         return MakeRun(0, "", 0.0, False)
+    if not prepared:
+        targets, options = kbuild.unprepared(goals)
+        return make.run(targets, "-k", *options, timeout_s=timeout_s)
     return make.run(goals, "-k", timeout_s=timeout_s)
 
 
@@ -375,8 +386,11 @@ def needs_prepare(files: list[str]) -> bool:
 
 
 def rebuild(make: Make, objects: list[str], timeout_s: float) -> tuple[MakeRun, MakeRun]:
-    """(prepare, objects): `make prepare` alone, then `objects` (deleted first), in a configured O= dir."""
-    return _prepare(make, timeout_s), _build(make, objects, timeout_s, fresh=objects)
+    """(prepare, objects): `make prepare` alone, then `objects` (deleted first; without prepare if it
+    failed), in a configured O= dir."""
+    prepared = _prepare(make, timeout_s)
+    ok = not prepared.returncode and not prepared.timed_out
+    return prepared, _build(make, objects, timeout_s, fresh=objects, prepared=ok)
 
 
 def _prepare(make: Make, timeout_s: float) -> MakeRun:

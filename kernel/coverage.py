@@ -28,7 +28,7 @@ from pathlib import Path
 
 import git
 
-from kernel import ppcond
+from kernel import kbuild, ppcond
 from kernel.changedlines import changed_lines
 from kernel.make import Make
 from kernel.model import FAILED, SKIPPED, BuildResult, SeriesApply, SeriesBuild
@@ -37,17 +37,6 @@ from kernel.worktree import worktree_git
 
 _MARKER = re.compile(r'^# (\d+) "([^"]*)"')
 STOPPED = "<stopped>"  # key of preprocessed(): some object's .i could not be made
-# Injected with --eval: in the top make (after its O= re-exec, `sub_make_done`) a goal that
-# does what Kbuild's single-target rule does for `make a/b.i`, minus its `prepare` prerequisite.
-_EVAL = """
-ifndef obj
-ifdef sub_make_done
-.PHONY: rt-preprocess
-rt-preprocess:
-	$(Q)$(MAKE) $(build)=. need-builtin=1 $(addprefix ./,$(RT_GOALS))
-endif
-endif
-"""
 
 
 @dataclass
@@ -155,7 +144,8 @@ def preprocessed(make: Make, objects: list[str]) -> dict[str, set[int]]:
     for goal in goals:
         (make.out / goal).unlink(missing_ok=True)
     if goals:
-        make.run(["rt-preprocess"], "-k", f"--eval={_EVAL}", f"RT_GOALS={' '.join(goals)}")
+        targets, options = kbuild.unprepared(goals)
+        make.run(targets, "-k", *options)
     lines: dict[str, set[int]] = {}
     for goal in goals:
         path = make.out / goal

@@ -5,9 +5,10 @@ Three `git format-patch` patches: 1 breaks arch/x86/kernel/asm-offsets.c
 objects, mm/mremap.c and mm/mprotect.c, so that prepare runs in the same patch
 as two failing objects (Kbuild's "mixed build" of `prepare` with object goals
 stops at the first failing goal: only one of them would be found); 3 breaks
-asm-offsets.c again and changes a line of mm/mremap.c, whose changed-line
-coverage must still be counted (its `.i` is made without prepare), like
-asm-offsets.c's own (prepare compiles it, no object does).
+asm-offsets.c again and plants another error in mm/mremap.c: it must still be
+found (the object is built without the prepare that fails there) and the
+changed line counted by coverage (its `.i` is made without prepare too), like
+asm-offsets.c's own (prepare compiles them, no object does).
 """
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ EDITS = [
                         "#include <linux/pagewalk.h>\nint rt_mprotect_probe = rt_undeclared_b;\n")}),
     ("mm: asm-offsets broken again, mremap changed",
      {"arch/x86/kernel/asm-offsets.c": ("\tOFFSET(TSS_sp2, tss_struct, x86_tss.sp2);\n", BROKEN),
-      "mm/mremap.c": ("int rt_mremap_probe = rt_undeclared_a;\n", "int rt_mremap_probe = 3;\n")}),
+      "mm/mremap.c": ("int rt_mremap_probe = rt_undeclared_a;\n", "int rt_mremap_probe = rt_undeclared_c;\n")}),
 ]
 
 
@@ -79,10 +80,12 @@ def test_both_object_errors_are_found_in_the_patch_that_also_prepares(built) -> 
         ("mm/mremap.c", "rt_undeclared_a"), ("mm/mprotect.c", "rt_undeclared_b")}
 
 
-def test_coverage_is_counted_behind_a_failing_prepare(built) -> None:
+def test_objects_and_coverage_behind_a_failing_prepare(built) -> None:
     build, cov = built
     third = build.patches[2]
     assert third.prepare is not None and third.prepare.status == "inherited-errors"
+    assert third.status == "errors"  # not hidden behind prepare's own, inherited, error
+    assert [(e.file, e.message.split("'")[1]) for e in third.errors] == [("mm/mremap.c", "rt_undeclared_c")]
     row = next(c for c in cov if c.patch == 3)  # asm-offsets.c's two lines (by prepare) and mremap.c's
     assert (row.changed, row.compiled) == (3, 3), row.not_compiled
 
