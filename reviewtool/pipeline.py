@@ -145,9 +145,11 @@ def run_builds(series: Series, job: TreeJob, lazy: LazyWorktree, opts: ReviewOpt
     arches, configs = list(map(load_arch, opts.arches)), list(map(load_config, opts.configs))
     progress(f"build {', '.join(a.name for a in arches)} x {', '.join(c.name for c in configs)}: base and "
              f"{len(series.patches)} patches")
-    with timings.stage("builds", f"{len(arches) * len(configs)} arch/configs side by side"):
-        return buildcoverage.build_matrix(job, lazy, arches, configs, treestages.builds_root(opts.cache_dir, job.tree),
-                                          _build_options(opts, os.cpu_count() or 1), timings)
+    with timings.stage("builds") as clock:
+        matrix = buildcoverage.build_matrix(job, lazy, arches, configs, treestages.builds_root(opts.cache_dir, job.tree),
+                                            _build_options(opts, os.cpu_count() or 1), timings)
+        clock.detail = f"{len(matrix.built)} arch/configs side by side"  # auto-off included, where built
+    return matrix
 
 
 def run_coverage(job: TreeJob, lazy: LazyWorktree, opts: ReviewOptions, matrix: BuildMatrix,
