@@ -71,7 +71,9 @@ def rebuild_report(work: Path, applied: SeriesApply, report: RobotReport, candid
     if result is None or result.status in (FAILED, SKIPPED) or not result.commit:
         return _verdict(report, "cannot", f"patch {counter} did not apply on this base")
     unapplied = [f for f in named if f in result.files and f not in result.applied_files]
-    if unapplied:
+    named = [f for f in named if f not in unapplied]
+    skipped = f"; {', '.join(unapplied)}: the patch's part did not apply here" if unapplied else ""
+    if not named:
         return _verdict(report, "cannot", f"{', '.join(unapplied)} of patch {counter} did not apply on this base")
     arches = _arches(report, named, candidates)
     if isinstance(arches, str):
@@ -91,8 +93,8 @@ def rebuild_report(work: Path, applied: SeriesApply, report: RobotReport, candid
     if matches:
         files = sorted({m.split(": ", 1)[1].split(" (")[0].rsplit(":", 1)[0] for m in matches})
         return Recheck(report.patch, report.config, "reproduced",
-                       f"same error in {', '.join(files)}, rebuilt on {'; '.join(tried)}", matches, tried)
-    return Recheck(report.patch, report.config, "not reproduced", f"rebuilt on {'; '.join(tried)}", [], tried)
+                       f"same error in {', '.join(files)}, rebuilt on {'; '.join(tried)}{skipped}", matches, tried)
+    return Recheck(report.patch, report.config, "not reproduced", f"rebuilt on {'; '.join(tried)}{skipped}", [], tried)
 
 
 def implied_options(repo: git.Git, commit: str, srcarch: str, errors: list[RobotError]) -> tuple[list[str], list[str]]:
