@@ -14,6 +14,10 @@ from reviewtool.buildcoverage import Built
 from reviewtool.jsondata import to_jsonable
 from reviewtool.treestages import BuildOptions, LazyWorktree, TreeJob
 
+# Part of the cached verdicts' key: raised when what a re-check does changes (2: files of the
+# patch that did not apply are left out, not the whole report).
+_VERSION = 2
+
 
 def recheck_reports(job: TreeJob, lazy: LazyWorktree, reports: list[botrecheck.RobotReport], built: list[Built],
                     out_root: Path, opts: BuildOptions, applied: SeriesApply,
@@ -21,7 +25,7 @@ def recheck_reports(job: TreeJob, lazy: LazyWorktree, reports: list[botrecheck.R
     """One verdict per report, in order (cached by base, mails, reports and the run's configs)."""
     if not reports:
         return []
-    key = [job.base.commit, job.patch_hashes(), to_jsonable(reports), RULES_VERSION,
+    key = [job.base.commit, job.patch_hashes(), to_jsonable(reports), RULES_VERSION, _VERSION,
            [[b.arch.digest, b.config.digest] for b in built]]
 
     def compute() -> list[botrecheck.Recheck]:
