@@ -52,8 +52,9 @@ from kernel.worktree import worktree_git
 DEFAULT_TIMEOUT_S = 1800.0
 _STORE = ".reviewtool-base.json"
 # Part of every cached build result's key: raised when what a build checks changes, so that
-# results cached by an earlier version are not taken for this one's (2: `prepare` checked).
-RULES_VERSION = 2
+# results cached by an earlier version are not taken for this one's (3: `prepare` checked; errors a
+# patch's prepare showed are new, not inherited, in its objects).
+RULES_VERSION = 3
 # What prepare compiles for every config, deleted first so its messages are printed again.
 _PREPARE_OUTPUTS = ("kernel/bounds.s", "arch/{srcarch}/kernel/asm-offsets.s", "scripts/mod/devicetable-offsets.s")
 _PREPARE_INPUTS = ("Kconfig", "Makefile", "Kbuild")  # file name prefixes
@@ -270,6 +271,9 @@ class _Builder:
                                    run, goals, failed, self.base_diags, self.base_diags, self.seen_errors)
 
     def build_patch(self, result) -> None:
+        # Errors are inherited from the base and earlier patches only: one the patch's own prepare
+        # showed is new in its objects too (a broken header errs in both).
+        earlier = set(self.seen_errors)
         if self._prepares(result.counter):
             step(f"build {self.label}: patch {result.counter} (prepare)")
             run = _prepare(self.make, self.timeout_s)
@@ -288,7 +292,8 @@ class _Builder:
         diags, failed = diagnostics.parse(run.output, self.work, self.out)
         self.results[result.counter] = _result(result.counter, self.arch, self.config, "objects",
                                                self._partial(result.counter), run, plan.objects,
-                                               failed, diags, self.base_diags, self.seen_errors)
+                                               failed, diags, self.base_diags, earlier)
+        self.seen_errors |= earlier
         self.results[result.counter].not_built = plan.not_built
         self.results[result.counter].header_users = plan.header_users
 

@@ -121,8 +121,9 @@ def _diagnostic_findings(builds: Iterable[tuple[BuildResult, str]], patch_of: Ca
         for kind, diags in ((BUILD_ERROR, b.errors), (NEW_WARNING, b.new_warnings)):
             for d in diags:
                 key = (patch_of(b), kind, d.file, d.line, d.message)
-                if key in merged:
-                    merged[key].configs.append(cell)
+                if key in merged:  # a patch's prepare and its objects may show the same error
+                    if cell not in merged[key].configs:
+                        merged[key].configs.append(cell)
                     continue
                 flag = f" [{d.flag}]" if d.flag else ""
                 merged[key] = finding(kind, d.severity, patch_of(b), title(b, kind), f"{d.message}{flag}",
