@@ -62,19 +62,19 @@ def sources(report: RobotReport) -> list[str]:
 
 def rebuild_report(work: Path, applied: SeriesApply, report: RobotReport, candidates: list[Candidate],
                    opts: RebuildOptions) -> Recheck | None:
-    """The verdict of rebuilding what `report` names; None when it names no .c/.S file."""
-    named = sources(report)
-    if not named:
-        return None
+    """The verdict of rebuilding what `report` names; None when it names no .c/.S file of the
+    patch that applied here and no file of it that did not (then our builds are read instead)."""
     counter = report.patch if report.patch is not None else (applied.patches[-1].counter if applied.patches else 0)
     result = next((p for p in applied.patches if p.counter == counter), None)
     if result is None or result.status in (FAILED, SKIPPED) or not result.commit:
-        return _verdict(report, "cannot", f"patch {counter} did not apply on this base")
-    unapplied = [f for f in named if f in result.files and f not in result.applied_files]
-    named = [f for f in named if f not in unapplied]
+        return _verdict(report, "cannot", f"patch {counter} did not apply on this base") if sources(report) else None
+    unapplied = list(dict.fromkeys(e.path for e in report.errors
+                                   if e.path in result.files and e.path not in result.applied_files))
+    named = [f for f in sources(report) if f not in unapplied]
     skipped = f"; {', '.join(unapplied)}: the patch's part did not apply here" if unapplied else ""
     if not named:
-        return _verdict(report, "cannot", f"{', '.join(unapplied)} of patch {counter} did not apply on this base")
+        return _verdict(report, "cannot", f"{', '.join(unapplied)} of patch {counter} did not apply on this base") \
+            if unapplied else None
     arches = _arches(report, named, candidates)
     if isinstance(arches, str):
         return _verdict(report, "cannot", arches)

@@ -7,16 +7,16 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from kernel import botrecheck
-from kernel.botrebuild import ROBOT, Candidate, RebuildOptions, rebuild_report, sources
+from kernel.botrebuild import ROBOT, Candidate, RebuildOptions, rebuild_report
 from kernel.build import RULES_VERSION, out_dir_lock
 from kernel.model import SeriesApply, SeriesBuild
 from reviewtool.buildcoverage import Built
 from reviewtool.jsondata import to_jsonable
 from reviewtool.treestages import BuildOptions, LazyWorktree, TreeJob
 
-# Part of the cached verdicts' key: raised when what a re-check does changes (2: files of the
-# patch that did not apply are left out, not the whole report).
-_VERSION = 2
+# Part of the cached verdicts' key: raised when what a re-check does changes (3: files of the
+# patch that did not apply are left out, not the whole report; a header of it said too).
+_VERSION = 3
 
 
 def recheck_reports(job: TreeJob, lazy: LazyWorktree, reports: list[botrecheck.RobotReport], built: list[Built],
@@ -36,10 +36,8 @@ def recheck_reports(job: TreeJob, lazy: LazyWorktree, reports: list[botrecheck.R
             for arch in sorted({b.arch.name for b in built}):  # two makes in one O= dir would corrupt it
                 stack.enter_context(out_dir_lock(out_root / f"{arch}-{ROBOT}", f"{arch}/{ROBOT}"))
             for report in reports:
-                verdict = None
-                if sources(report):  # the worktree's own commits: `applied` may come from the cache
-                    work, here = lazy.get()
-                    verdict = rebuild_report(work, here, report, candidates, rebuild_opts)
+                work, here = lazy.get()  # the worktree's own commits: `applied` may come from the cache
+                verdict = rebuild_report(work, here, report, candidates, rebuild_opts)
                 out.append(verdict or botrecheck.recheck([report], applied, builds)[0])
         return out
     return job.cache.get_or_compute("robot-rebuild", key, list[botrecheck.Recheck], compute)
