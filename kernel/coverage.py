@@ -37,6 +37,9 @@ from kernel.worktree import worktree_git
 
 _MARKER = re.compile(r'^# (\d+) "([^"]*)"')
 STOPPED = "<stopped>"  # key of preprocessed(): some object's .i could not be made
+# Part of the cached coverage's key: raised when how lines are found compiled changes
+# (2: `.i` files made without prepare, and those of the sources prepare compiles).
+METHOD_VERSION = 2
 
 
 @dataclass

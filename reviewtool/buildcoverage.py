@@ -149,7 +149,8 @@ def series_coverage(job: TreeJob, lazy: LazyWorktree, built: list[Built],
                     opts: BuildOptions) -> list[coverage.PatchCoverage]:
     """Changed-line coverage over every build of the run (cached by base, mails and configs).
     Its makes (`make path/file.i`) run the tree's code: in the sandbox, in O= dirs locked."""
-    key = [job.base.commit, job.patch_hashes(), [[b.arch.digest, b.config.digest] for b in built]]
+    key = [job.base.commit, job.patch_hashes(), [[b.arch.digest, b.config.digest] for b in built],
+           coverage.METHOD_VERSION]
 
     def compute() -> list[coverage.PatchCoverage]:
         work, applied = lazy.get()
