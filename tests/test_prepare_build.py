@@ -101,3 +101,18 @@ def test_options_implied_by_an_undeclared_name(kernel_tree: Path) -> None:
               RobotError("mm/memory.c", 9, "'rt_nowhere' undeclared (first use in this function)")]
     assert implied_options(git.Git(kernel_tree), commit, "x86", errors) == ([], ["TRANSPARENT_HUGEPAGE"])
     assert implied_options(git.Git(kernel_tree), commit, "x86", errors[1:]) == ([], [])
+
+
+def test_the_matrix_cell_shows_prepare_only_when_it_is_news() -> None:
+    from kernel.model import BuildResult
+    from reviewtool.report.view import _cell_status
+
+    def result(status: str, prepare: str) -> BuildResult:
+        return BuildResult(3, "x86_64", "mm-on", "objects", status, False,
+                           prepare=BuildResult(3, "x86_64", "mm-on", "prepare", prepare, False))
+
+    assert _cell_status(result("errors", "errors")) == "prepare-errors"
+    assert _cell_status(result("nothing-to-build", "errors")) == "prepare-errors"
+    assert _cell_status(result("ok", "new-warnings")) == "prepare-new-warnings"
+    assert _cell_status(result("errors", "inherited-errors")) == "errors"  # an old prepare error hides nothing
+    assert _cell_status(result("errors", "new-warnings")) == "errors"
