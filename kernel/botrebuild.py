@@ -102,17 +102,18 @@ def implied_options(repo: git.Git, commit: str, srcarch: str, errors: list[Robot
     tree declares what they call undeclared (the #if branches around each declaration)."""
     on: list[str] = []
     off: list[str] = []
-    texts: dict[str, list[ppcond.Branch]] = {}
+    files: dict[str, tuple[list[str], list[ppcond.Branch]]] = {}  # path -> its lines, its #if branches
     names = {n for e in errors for m in _UNDECLARED.finditer(e.message) for n in m.groups() if n}
     for name in sorted(names):
         declares = re.compile(rf"^\s*(?:#\s*define\s+{name}\b|(?!{_KEYWORDS})[A-Za-z_][\w \t*]*\b{name}\s*\()")
         for path, line in _grep(repo, commit, name, srcarch):
-            if path not in texts:
-                texts[path] = ppcond.branches(repo.show(f"{commit}:{path}"))
-            text_line = repo.show(f"{commit}:{path}").split("\n")[line - 1]
-            if not declares.match(text_line):  # a use, not a declaration
+            if path not in files:
+                text = repo.show(f"{commit}:{path}")
+                files[path] = text.split("\n"), ppcond.branches(text)
+            lines, found = files[path]
+            if not declares.match(lines[line - 1]):  # a use, not a declaration
                 continue
-            for branch in ppcond.enclosing(texts[path], line):
+            for branch in ppcond.enclosing(found, line):
                 off += [o for o in branch.on if o not in off]  # declared only with it set: it was unset
                 on += [o for o in branch.off if o not in on]
     return on, [o for o in off if o not in on]
