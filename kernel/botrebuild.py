@@ -105,7 +105,8 @@ def implied_options(repo: git.Git, commit: str, srcarch: str, errors: list[Robot
     files: dict[str, tuple[list[str], list[ppcond.Branch]]] = {}  # path -> its lines, its #if branches
     names = {n for e in errors for m in _UNDECLARED.finditer(e.message) for n in m.groups() if n}
     for name in sorted(names):
-        declares = re.compile(rf"^\s*(?:#\s*define\s+{name}\b|(?!{_KEYWORDS})[A-Za-z_][\w \t*]*\b{name}\s*\()")
+        # `#define name`, `type name(`, or `name(` at column 0 (a definition's second line)
+        declares = re.compile(rf"^(?:{name}\s*\(|\s*#\s*define\s+{name}\b|\s*(?!{_KEYWORDS})[A-Za-z_][\w \t*]*\b{name}\s*\()")
         for path, line in _grep(repo, commit, name, srcarch):
             if path not in files:
                 text = repo.show(f"{commit}:{path}")
