@@ -45,6 +45,9 @@ class Recheck:
     verdict: str  # "reproduced" | "not reproduced" | "cannot"
     detail: str
     matches: list[str] = field(default_factory=list)  # "x86_64/mm-off: mm/mremap.c:535 (robot: 535): ..."
+    # What was rebuilt for it (kernel.botrebuild), "x86_64/robot (mm-off + TRANSPARENT_HUGEPAGE=n)";
+    # empty: the verdict comes from the run's own builds of the patch.
+    rebuilt: list[str] = field(default_factory=list)
 
 
 def robot_arch(config: str) -> str:
@@ -74,7 +77,7 @@ def _one(report: RobotReport, applied: SeriesApply, builds: list[SeriesBuild]) -
         tried.append(f"{build.arch}/{build.config}")
         ours = [*done.errors, *done.inherited_errors]
         for err in errors:
-            hit = _match(err, ours)
+            hit = match_error(err, ours)
             if hit:
                 shift = "same line" if hit.line == err.line else f"robot: line {err.line}, the bases differ"
                 matches.append(f"{build.arch}/{build.config}: {hit.file}:{hit.line} ({shift}): {hit.message}")
@@ -93,7 +96,8 @@ def _configs(matches: list[str]) -> str:
     return ", ".join(dict.fromkeys(m.split(":", 1)[0] for m in matches))
 
 
-def _match(err: RobotError, ours: list[Diagnostic]) -> Diagnostic | None:
+def match_error(err: RobotError, ours: list[Diagnostic]) -> Diagnostic | None:
+    """Our error with the robot's file and message, the one nearest its line."""
     same = [d for d in ours if d.severity == "error" and d.file == err.path
             and _norm(d.message) == _norm(err.message)]
     return min(same, key=lambda d: abs(d.line - err.line)) if same else None

@@ -11,6 +11,15 @@ that patch's tree); build the base (those objects, or the whole vmlinux for a
 deleted first so their warnings are printed again; then, for a `full_build`
 config, vmlinux at the series tip, incrementally.
 
+`prepare` (asm-offsets, bounds, scripts/mod: header-order errors often show
+only there) is checked like an object for a patch that touches what it
+reads (`needs_prepare`), against the base's own prepare, and always as a make
+of its own: Kbuild runs `prepare` given with object goals as a "mixed build"
+(`__build_one_by_one`, a `set -e` loop over the goals), which stops at the
+first failing goal and hides the other objects' errors.  From a patch whose
+prepare fails until one whose prepare works again, objects are built without
+Kbuild's prepare prerequisite (kbuild.unprepared), which would stop them all.
+
 The base's messages are kept per object in the O= dir (`BaseStore`), so a
 later series on the same base compiles at the base only objects no earlier
 series needed, and a full_build config links its base vmlinux once per base.
@@ -35,13 +44,21 @@ from kernel.kbuild import Plan
 from kernel.locks import held
 from kernel.make import Make, MakeRun
 from kernel.matrix import Arch, ConfigSpec
-from kernel.model import FAILED, SKIPPED, BuildResult, Diagnostic, SeriesApply, SeriesBuild
+from kernel.model import FAILED, PREPARE, SKIPPED, BuildResult, Diagnostic, SeriesApply, SeriesBuild
 from kernel.progress import step
 from kernel.sandbox import Sandbox
 from kernel.worktree import worktree_git
 
 DEFAULT_TIMEOUT_S = 1800.0
 _STORE = ".reviewtool-base.json"
+# Part of every cached build result's key: raised when what a build checks changes, so that
+# results cached by an earlier version are not taken for this one's (3: `prepare` checked; errors a
+# patch's prepare showed are new, not inherited, in its objects).
+RULES_VERSION = 3
+# What prepare compiles for every config, deleted first so its messages are printed again.
+_PREPARE_OUTPUTS = ("kernel/bounds.s", "arch/{srcarch}/kernel/asm-offsets.s", "scripts/mod/devicetable-offsets.s")
+_PREPARE_INPUTS = ("Kconfig", "Makefile", "Kbuild")  # file name prefixes
+_PREPARE_DIRS = ("scripts/", "tools/")
 
 
 @dataclass
@@ -150,7 +167,7 @@ def _lockstep(work: Path, applied: SeriesApply, builders: list[_Builder]) -> lis
         at(base, _Builder.build_base, builders)
         for result in applied.patches:
             at(result.commit, lambda b, r=result: b.build_patch(r),
-               [b for b in builders if result.counter in b.plans and b.plans[result.counter].objects])
+               [b for b in builders if b.needs_work(result.counter)])
         for b in builders:
             b.record_unbuilt()
         at(applied.tip, _Builder.build_tip, [b for b in builders if b.full and b.plans])
@@ -189,6 +206,8 @@ class _Builder:
         self.plans: dict[int, Plan] = {}
         self.seen_errors: set = set()
         self.results: dict[int, BuildResult] = {}
+        self.prepared: dict[int, BuildResult] = {}  # patch -> its own `make prepare`
+        self.unprepared = False  # prepare fails at this point of the series: objects are built without it
         self.store = BaseStore("")
         self.series = SeriesBuild(self.arch.name, self.config.name, [], BuildResult(0, "", "", "", "", False))
         self.base_diags: dict[str, list[Diagnostic]] = {}
@@ -206,7 +225,24 @@ class _Builder:
     def plan(self, result) -> None:
         self.plans[result.counter] = kbuild.plan_objects(self.make, result.applied_files, self.timeout_s)
 
+    def needs_work(self, counter: int) -> bool:
+        return counter in self.plans and (bool(self.plans[counter].objects) or self._prepares(counter))
+
+    def _prepares(self, counter: int) -> bool:
+        result = next(r for r in self.applied.patches if r.counter == counter)
+        return needs_prepare(result.applied_files)
+
     def build_base(self) -> None:
+        if any(self._prepares(c) for c in self.plans) and PREPARE not in self.store.built:
+            step(f"build {self.label}: base (prepare)")
+            run = _prepare(self.make, self.timeout_s)
+            if not run.timed_out:
+                diags, failed = _prepare_diags(run, self.work, self.out)
+                self.store.add([PREPARE], diags, failed)
+                self.store.save(self.out)
+        # An error prepare has at the base is inherited by every patch, like an object's.
+        self.seen_errors.update(e.key() for e in diagnostics.errors(self.store.baseline([PREPARE])[0]))
+        self.unprepared = PREPARE in self.store.failed
         wanted = sorted({o for p in self.plans.values() for o in p.objects if _source_exists(self.work, o)})
         goals = ["vmlinux"] if self.full else wanted
         if self.full and not self.store.complete:
@@ -218,7 +254,7 @@ class _Builder:
         elif not self.full and (todo := [o for o in wanted if not self.store.known(o)]):
             step(f"build {self.label}: base ({len(todo)} objects"
                  + (f", {len(wanted) - len(todo)} known from an earlier series)" if len(todo) < len(wanted) else ")"))
-            run = _build(self.make, todo, self.timeout_s, fresh=todo)
+            run = _build(self.make, todo, self.timeout_s, fresh=todo, prepared=not self.unprepared)
             diags, failed = diagnostics.parse(run.output, self.work, self.out)
             if not run.timed_out:
                 self.store.add(todo, diags, failed)
@@ -235,13 +271,29 @@ class _Builder:
                                    run, goals, failed, self.base_diags, self.base_diags, self.seen_errors)
 
     def build_patch(self, result) -> None:
+        # Errors are inherited from the base and earlier patches only: one the patch's own prepare
+        # showed is new in its objects too (a broken header errs in both).
+        earlier = set(self.seen_errors)
+        if self._prepares(result.counter):
+            step(f"build {self.label}: patch {result.counter} (prepare)")
+            run = _prepare(self.make, self.timeout_s)
+            diags, failed = _prepare_diags(run, self.work, self.out)
+            base = {PREPARE: self.store.diags.get(PREPARE, [])}
+            self.prepared[result.counter] = _result(result.counter, self.arch, self.config, PREPARE,
+                                                    self._partial(result.counter), run, [PREPARE], failed,
+                                                    diags, base, self.seen_errors)
+            self.unprepared = bool(run.returncode) or run.timed_out
         plan = self.plans[result.counter]
-        step(f"build {self.label}: patch {result.counter} ({len(plan.objects)} objects)")
-        run = _build(self.make, plan.objects, self.timeout_s, fresh=plan.objects)
+        if not plan.objects:
+            return
+        step(f"build {self.label}: patch {result.counter} ({len(plan.objects)} objects"
+             + (", without the prepare that fails here)" if self.unprepared else ")"))
+        run = _build(self.make, plan.objects, self.timeout_s, fresh=plan.objects, prepared=not self.unprepared)
         diags, failed = diagnostics.parse(run.output, self.work, self.out)
         self.results[result.counter] = _result(result.counter, self.arch, self.config, "objects",
                                                self._partial(result.counter), run, plan.objects,
-                                               failed, diags, self.base_diags, self.seen_errors)
+                                               failed, diags, self.base_diags, earlier)
+        self.seen_errors |= earlier
         self.results[result.counter].not_built = plan.not_built
         self.results[result.counter].header_users = plan.header_users
 
@@ -259,6 +311,7 @@ class _Builder:
                 built = BuildResult(result.counter, self.arch.name, self.config.name, "objects",
                                     "nothing-to-build", partial, not_built=plan.not_built,
                                     header_users=plan.header_users)
+            built.prepare = self.prepared.get(result.counter)
             self.series.patches.append(built)
 
     def build_tip(self) -> None:
@@ -316,13 +369,46 @@ def configure(make: Make, config: ConfigSpec, base: str, timeout_s: float, reuse
     return missing
 
 
-def _build(make: Make, goals: list[str], timeout_s: float, fresh: list[str]) -> MakeRun:
-    """make -k `goals`; objects in `fresh` are deleted first so their messages are printed again."""
+def _build(make: Make, goals: list[str], timeout_s: float, fresh: list[str], prepared: bool = True) -> MakeRun:
+    """make -k `goals`; objects in `fresh` are deleted first so their messages are printed again.
+    Not `prepared`: the objects are built without Kbuild's `prepare` prerequisite (it fails at this
+    tree state and would stop them all; the O= dir keeps what the last good prepare generated)."""
     for obj in fresh:
         (make.out / obj).unlink(missing_ok=True)
     if not goals:
         return MakeRun(0, "", 0.0, False)
+    if not prepared:
+        targets, options = kbuild.unprepared(goals)
+        return make.run(targets, "-k", *options, timeout_s=timeout_s)
     return make.run(goals, "-k", timeout_s=timeout_s)
+
+
+def needs_prepare(files: list[str]) -> bool:
+    """Whether a patch touching `files` can change what `make prepare` does: headers (asm-offsets
+    and bounds include many), the arch's asm-offsets, Kconfig/Makefiles, scripts/ and tools/."""
+    return any(f.endswith(".h") or "/asm-offsets" in f or f == "kernel/bounds.c"
+               or f.rsplit("/", 1)[-1].startswith(_PREPARE_INPUTS) or f.startswith(_PREPARE_DIRS) for f in files)
+
+
+def rebuild(make: Make, objects: list[str], timeout_s: float) -> tuple[MakeRun, MakeRun]:
+    """(prepare, objects): `make prepare` alone, then `objects` (deleted first; without prepare if it
+    failed), in a configured O= dir."""
+    prepared = _prepare(make, timeout_s)
+    ok = not prepared.returncode and not prepared.timed_out
+    return prepared, _build(make, objects, timeout_s, fresh=objects, prepared=ok)
+
+
+def _prepare(make: Make, timeout_s: float) -> MakeRun:
+    """`make -k prepare`, alone: never with object goals (see the module's docstring)."""
+    fresh = [o.format(srcarch=make.arch.srcarch) for o in _PREPARE_OUTPUTS]
+    return _build(make, [PREPARE], timeout_s, fresh=fresh)
+
+
+def _prepare_diags(run: MakeRun, src: Path, out: Path) -> tuple[dict[str, list[Diagnostic]], list[str]]:
+    """prepare's messages as those of one pseudo object; `failed` is [PREPARE] when make failed."""
+    diags, _ = diagnostics.parse(run.output, src, out)
+    merged = [d for ds in diags.values() for d in ds]
+    return ({PREPARE: merged} if merged else {}), ([PREPARE] if run.returncode else [])
 
 
 def _result(patch: int, arch: Arch, config: ConfigSpec, target: str, partial: bool, run: MakeRun,

@@ -8,6 +8,12 @@ a macro call) counts as compiled when its innermost #if branch (ppcond)
 produced tokens elsewhere, or it sits in no branch of a file that was read.
 Everything else is "not compiled", named with the branch that kept it out.
 
+The `.i` files are made without `prepare` (the O= dir was prepared by its
+builds): a patch that breaks a header asm-offsets.c includes fails prepare,
+and behind it every `.i` of the patch, although its files preprocess fine.
+Each directory is preprocessed with make -k, so one file that does not
+(an #error, a missing include) leaves the others counted.
+
 Builds are asked in order, and a build preprocesses only the objects of files
 that still have lines no earlier build compiled: a review of an mm series,
 whose lines mm-on mostly covers, costs a few `.i` files, not every object
@@ -22,7 +28,7 @@ from pathlib import Path
 
 import git
 
-from kernel import ppcond
+from kernel import kbuild, ppcond
 from kernel.changedlines import changed_lines
 from kernel.make import Make
 from kernel.model import FAILED, SKIPPED, BuildResult, SeriesApply, SeriesBuild
@@ -31,6 +37,9 @@ from kernel.worktree import worktree_git
 
 _MARKER = re.compile(r'^# (\d+) "([^"]*)"')
 STOPPED = "<stopped>"  # key of preprocessed(): some object's .i could not be made
+# Part of the cached coverage's key: raised when how lines are found compiled changes
+# (2: `.i` files made without prepare, and those of the sources prepare compiles).
+METHOD_VERSION = 2
 
 
 @dataclass
@@ -102,12 +111,21 @@ def series_coverage(work: Path, applied: SeriesApply, dirs: list[BuildDir]) -> l
         seen: list[tuple[str, dict[str, set[int]]]] = []
         for d in dirs:
             result = next((r for r in d.build.patches if r.patch == counter), None)
-            todo = _still_needed(files, texts, seen, result.objects if result else [], result)
+            objects = [*result.objects, *_prepare_objects(files, d.make.arch.srcarch, result)] if result else []
+            todo = _still_needed(files, texts, seen, objects, result)
             if todo:
                 seen.append((d.label, preprocessed(d.make, todo)))
         out.append(_patch_coverage(counter, files, texts, seen, tried))
     g.checkout("-q", "--detach", applied.base.commit)
     return out
+
+
+def _prepare_objects(files: dict[str, list[int]], srcarch: str, result: BuildResult) -> list[str]:
+    """The changed sources `make prepare` compiles (no object has them), as objects, when this
+    build ran the patch's prepare: their `.i` is made like any object's."""
+    if result.prepare is None:
+        return []
+    return [f"{path[:-2]}.o" for path in files if path in (f"arch/{srcarch}/kernel/asm-offsets.c", "kernel/bounds.c")]
 
 
 def _still_needed(files: dict[str, list[int]], texts: dict[str, str], seen: list[tuple[str, dict[str, set[int]]]],
@@ -128,13 +146,15 @@ def preprocessed(make: Make, objects: list[str]) -> dict[str, set[int]]:
     goals = [o[:-2] + ".i" for o in objects if o.endswith(".o")]
     for goal in goals:
         (make.out / goal).unlink(missing_ok=True)
-    make.run(goals, "-k")
+    if goals:
+        targets, options = kbuild.unprepared(goals)
+        make.run(targets, "-k", *options)
     lines: dict[str, set[int]] = {}
     for goal in goals:
         path = make.out / goal
         if path.is_file():
             _emitted(path.read_text(errors="replace"), make.src, make.out, lines)
-        else:  # make stopped first: prepare failed (e.g. a broken header in asm-offsets)
+        else:  # the file did not preprocess (#error, a missing include)
             lines[STOPPED] = set()
     return lines
 
@@ -192,7 +212,7 @@ def _compiled(line: int, emitted: set[int], found: list[ppcond.Branch]) -> bool:
 def _ranges(path: str, missed: list[int], found: list[ppcond.Branch], read: bool,
             stopped: bool) -> list[Uncompiled]:
     out: list[Uncompiled] = []
-    unread = (f"{path} is not compiled: the build stopped before it (see the build errors)" if stopped
+    unread = (f"{path} is not compiled: a file did not preprocess (see the build errors)" if stopped
               else f"{path} is not compiled by any build tried")
     for line in missed:
         around = ppcond.enclosing(found, line)

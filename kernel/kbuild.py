@@ -48,6 +48,17 @@ rt-kbuild-query:
 endif
 """
 _LINE = re.compile(r"^KBUILD-OBJS (\S+) y: (.*) m: (.*) sub: (.*)$", re.M)
+# Injected with --eval: in the top make, a goal that does what Kbuild's single-target rule does
+# for `make a/b.o a/b.i` (its `$(build-dir)` recipe), minus its `prepare` prerequisite.
+_UNPREPARED = """
+ifndef obj
+ifdef sub_make_done
+.PHONY: rt-unprepared
+rt-unprepared:
+	$(Q)$(MAKE) $(build)=. need-builtin=1 $(addprefix ./,$(RT_GOALS))
+endif
+endif
+"""
 _SOURCE_SUFFIXES = (".c", ".S")
 
 
@@ -83,6 +94,13 @@ def plan_objects(make: Make, files: list[str], timeout_s: float | None = None) -
         else:
             plan.not_built.append(header)
     return plan
+
+
+def unprepared(goals: list[str]) -> tuple[list[str], list[str]]:
+    """(goals, options) for make to build single targets (objects, .i files) without running
+    `prepare` first, in an O= dir prepared before: a patch that breaks prepare (a header
+    asm-offsets.c includes) must not hide what its objects say, or stop their preprocessing."""
+    return ["rt-unprepared"], [f"--eval={_UNPREPARED}", f"RT_GOALS={' '.join(goals)}"]
 
 
 def compiled(make: Make, sources: list[str], timeout_s: float | None = None) -> dict[str, str]:

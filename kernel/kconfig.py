@@ -228,6 +228,7 @@ def set_options(make: Make, on: list[str], off: list[str], timeout_s: float | No
         values = read_config(dotconfig)
         more_on, more_off = _unblockers(symbols, values, [o for o in enable if not is_set(values, o)],
                                         set(enable) | set(disable))
+        more_off += _unselectors(symbols, values, [o for o in off if is_set(values, o)], set(enable) | set(disable))
         if not more_on and not more_off:
             break
         enable += more_on
@@ -271,6 +272,20 @@ def _unblockers(symbols: dict[str, Symbol], values: dict[str, str], unset: list[
                 more_on.append(selector)
                 asked.add(selector)
     return more_on, more_off
+
+
+def _unselectors(symbols: dict[str, Symbol], values: dict[str, str], stuck: list[str], asked: set[str]) -> list[str]:
+    """Options to unset next so that the `stuck` ones (wanted off, set) can be unset: those that
+    select them, where a user can unset them (a prompt). Only `off` options are followed, not
+    their unblockers, so a config is never stripped further than the series asks."""
+    more: list[str] = []
+    for option in stuck:
+        for selector in symbols.get(option, Symbol()).selected_by:
+            sym = symbols.get(selector)
+            if sym and sym.prompt and is_set(values, selector) and selector not in asked | _NEVER:
+                more.append(selector)
+                asked.add(selector)
+    return more
 
 
 def _why_not(symbols: dict[str, Symbol], values: dict[str, str], option: str, want: bool) -> str:

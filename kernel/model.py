@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 # ApplyResult.status values, in order of how much of the patch is in the tree.
 CLEAN, THREE_WAY, PARTIAL, FAILED, SKIPPED = "clean", "3way", "partial", "failed", "skipped"
+PREPARE = "prepare"  # Kbuild's goal, as BuildResult.target and as a pseudo object of its messages
 
 
 @dataclass
@@ -101,7 +102,7 @@ class BuildResult:
     patch: int
     arch: str
     config: str
-    target: str  # "objects" or "vmlinux"
+    target: str  # "objects", "vmlinux" or "prepare"
     # "ok" | "new-warnings" | "errors" (new ones, or make failed without a message) |
     # "inherited-errors" (only errors the base or an earlier patch already had) |
     # "timeout" | "not-applied" | "nothing-to-build"
@@ -119,6 +120,9 @@ class BuildResult:
     duration_s: float = 0.0
     timed_out: bool = False
     log_tail: str = ""  # last lines of make's output when it failed without a parsed error
+    # The patch's own `make prepare` (target "prepare"), for a patch touching headers, asm-offsets,
+    # Kconfig, Makefiles, scripts/ or tools/; its warnings diffed against the base's prepare.
+    prepare: BuildResult | None = None
 
 
 @dataclass

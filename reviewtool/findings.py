@@ -13,7 +13,7 @@ from typing import Any
 
 from kernel.checkpatch import CheckpatchResult
 from kernel.coverage import PatchCoverage
-from kernel.model import CLEAN, BuildResult, Diagnostic, SeriesApply, SeriesBuild
+from kernel.model import CLEAN, PREPARE, BuildResult, Diagnostic, SeriesApply, SeriesBuild
 from kernel.pairdiff import PatchPairFinding
 from reviewtool.errors import EXIT_CLEAN, EXIT_FINDINGS
 from reviewtool.model import (APPLY, BOT_REPORT, BUILD_ERROR, CHECKPATCH, MISSING_PATCH, NEW_WARNING, NO_HISTORY,
@@ -121,8 +121,9 @@ def _diagnostic_findings(builds: Iterable[tuple[BuildResult, str]], patch_of: Ca
         for kind, diags in ((BUILD_ERROR, b.errors), (NEW_WARNING, b.new_warnings)):
             for d in diags:
                 key = (patch_of(b), kind, d.file, d.line, d.message)
-                if key in merged:
-                    merged[key].configs.append(cell)
+                if key in merged:  # a patch's prepare and its objects may show the same error
+                    if cell not in merged[key].configs:
+                        merged[key].configs.append(cell)
                     continue
                 flag = f" [{d.flag}]" if d.flag else ""
                 merged[key] = finding(kind, d.severity, patch_of(b), title(b, kind), f"{d.message}{flag}",
@@ -142,10 +143,11 @@ def build_findings(builds: list[SeriesBuild]) -> list[Finding]:
     """Per-patch build errors and new warnings; then what only the full build at the tip showed."""
     cell = {id(r): f"{s.arch}/{s.config}" for s in builds for r in [s.base, *s.patches, *([s.tip] if s.tip else [])]}
     per_patch = [(r, cell[id(r)]) for s in builds for r in s.patches]
-    out = _diagnostic_findings(per_patch, lambda b: b.patch,
-                               lambda b, kind: "build error" if kind == BUILD_ERROR else "build new warning")
+    # A patch's own `make prepare` is a result of its own, found before its objects' (it runs first).
+    per_patch = [(p, c) for r, c in per_patch for p in ([r.prepare] if r.prepare else []) + [r]]
+    out = _diagnostic_findings(per_patch, lambda b: b.patch, _build_title)
     for r, c in per_patch:
-        out += _failed_without_message(r, c, r.patch, "build")
+        out += _failed_without_message(r, c, r.patch, "build" if r.target != PREPARE else "make prepare")
     seen = {_diag_key(d) for r, _ in per_patch for d in [*r.errors, *r.new_warnings]}
     tips = [(s.tip, cell[id(s.tip)]) for s in builds if s.tip]
     tip_only = [(_tip_copy(t, seen), c) for t, c in tips]
@@ -153,6 +155,11 @@ def build_findings(builds: list[SeriesBuild]) -> list[Finding]:
     for t, c in tips:
         out += _failed_without_message(t, c, None, "vmlinux at the series tip")
     return out
+
+
+def _build_title(b: BuildResult, kind: str) -> str:
+    what = "make prepare" if b.target == PREPARE else "build"
+    return f"{what} error" if kind == BUILD_ERROR else f"{what} new warning"
 
 
 def _diag_key(d: Diagnostic) -> tuple:

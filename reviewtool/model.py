@@ -86,12 +86,13 @@ class PatchPairs:
 
 @dataclass
 class AutoDecision:
-    """What became of the per-series config `auto` on one arch (reviewtool.buildcoverage)."""
+    """What became of a per-series config (`auto`, `auto-off`) on one arch (reviewtool.buildcoverage)."""
 
     arch: str
     status: str  # "built" | "not needed" | "nothing to derive"
     detail: str = ""
     blocked: list[str] = field(default_factory=list)  # "OPTION: depends on ..." after configuring
+    config: str = "auto"  # the derived config decided: "auto", or "auto-off" (options wanted both ways off)
 
 
 @dataclass

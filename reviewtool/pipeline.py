@@ -32,7 +32,7 @@ from kernel.matrix import DEFAULT_ARCHES, available, load_arch, load_config
 from kernel.model import PatchText, SeriesApply, SeriesBuild
 from kernel.sandbox import Sandbox
 from kernel.tree import resolve_tree
-from reviewtool import buildcoverage, treestages
+from reviewtool import buildcoverage, robotrebuild, treestages
 from reviewtool.buildcoverage import BuildMatrix
 from reviewtool.cache import StageCache
 from reviewtool.cluster import cluster_builds
@@ -147,9 +147,11 @@ def run_builds(series: Series, job: TreeJob, lazy: LazyWorktree, opts: ReviewOpt
     arches, configs = list(map(load_arch, opts.arches)), list(map(load_config, opts.configs))
     progress(f"build {', '.join(a.name for a in arches)} x {', '.join(c.name for c in configs)}: base and "
              f"{len(series.patches)} patches")
-    with timings.stage("builds", f"{len(arches) * len(configs)} arch/configs side by side"):
-        return buildcoverage.build_matrix(job, lazy, arches, configs, treestages.builds_root(opts.cache_dir, job.tree),
-                                          _build_options(opts, os.cpu_count() or 1), timings)
+    with timings.stage("builds") as clock:
+        matrix = buildcoverage.build_matrix(job, lazy, arches, configs, treestages.builds_root(opts.cache_dir, job.tree),
+                                            _build_options(opts, os.cpu_count() or 1), timings)
+        clock.detail = f"{len(matrix.built)} arch/configs side by side"  # auto-off included, where built
+    return matrix
 
 
 def run_coverage(job: TreeJob, lazy: LazyWorktree, opts: ReviewOptions, matrix: BuildMatrix,
@@ -161,16 +163,36 @@ def run_coverage(job: TreeJob, lazy: LazyWorktree, opts: ReviewOptions, matrix: 
     return Coverage(patches, matrix.auto, matrix.wants)
 
 
-def recheck_robot(series: Series, applied: SeriesApply, builds: list[SeriesBuild]) -> list[botrecheck.Recheck]:
-    """Each kernel test robot report of the thread against our builds of the patch it answers.
-    Only the errors it marks ">>" (blamed on the patch) are looked for, if it marks any."""
+def robot_reports(series: Series) -> list[botrecheck.RobotReport]:
+    """The thread's kernel test robot reports as plain data. Only the errors a report marks ">>"
+    (blamed on the patch) are looked for, if it marks any."""
     reports = []
     for r in series.bot_reports:
         errors = [e for e in r.errors if e.severity == "error"]
         blamed = [e for e in errors if e.new] or errors
         reports.append(botrecheck.RobotReport(r.patch_counter, r.config,
                                               [botrecheck.RobotError(e.path, e.line, e.message) for e in blamed]))
-    return botrecheck.recheck(reports, applied, builds)
+    return reports
+
+
+def recheck_robot(series: Series, applied: SeriesApply, builds: list[SeriesBuild]) -> list[botrecheck.Recheck]:
+    """Each kernel test robot report of the thread against our builds of the patch it answers."""
+    return botrecheck.recheck(robot_reports(series), applied, builds)
+
+
+def rebuild_robot(series: Series, job: TreeJob, lazy: LazyWorktree, opts: ReviewOptions, matrix: BuildMatrix,
+                  applied: SeriesApply, timings: Timings) -> list[botrecheck.Recheck]:
+    """Each kernel test robot report re-checked by rebuilding the files it names, at its patch, on
+    the closest arch/config we have (O= dirs `<arch>-robot`, kept like the others)."""
+    reports = robot_reports(series)
+    if reports:
+        progress(f"robot re-check: {len(reports)} reports, rebuilding what they name")
+    with timings.stage("robot re-check", f"{len(reports)} reports") as clock:
+        done = robotrebuild.recheck_reports(job, lazy, reports, matrix.built,
+                                            treestages.builds_root(opts.cache_dir, job.tree),
+                                            _build_options(opts, os.cpu_count() or 1), applied, matrix.builds)
+        clock.detail += f"; {_cached_detail(job.cache, 'robot-rebuild')}"
+    return done
 
 
 def run_builds_on_cluster(series: Series, job: TreeJob, opts: ReviewOptions,
@@ -236,9 +258,10 @@ def run_review(thread: Thread, series: Series, opts: ReviewOptions, cache: Stage
                 matrix = run_builds(series, job, lazy, opts, timings)
                 builds = matrix.builds
                 coverage = run_coverage(job, lazy, opts, matrix, timings)
+                robot = rebuild_robot(series, job, lazy, opts, matrix, applied, timings)
             else:
                 skipped["build"] = skipped["coverage"] = "--no-build"
-            if builds is not None:
+            if builds is not None and robot is None:
                 robot = recheck_robot(series, applied, builds)
             if running:
                 checks, pairs = running.result()

@@ -19,7 +19,7 @@ import git
 
 from kernel import pairdiff, pairrules
 from kernel.apply import apply_series
-from kernel.build import BuildTarget, build_matrix
+from kernel.build import RULES_VERSION, BuildTarget, build_matrix
 from kernel.ccachestats import read_stats, stats_log
 from kernel.matrix import Arch, ConfigSpec
 from kernel.model import BaseChoice, BuildResult, PatchText, SeriesApply, SeriesBuild
@@ -101,7 +101,7 @@ def builds(job: TreeJob, lazy: LazyWorktree, targets: list[tuple[Arch, ConfigSpe
     wanted = []
     for arch, config, out in targets:
         full = config.full_build and opts.full_build
-        common = [job.base.commit, arch.digest, config.digest, full]
+        common = [job.base.commit, arch.digest, config.digest, full, RULES_VERSION]
         keys = [[*common, hashes[: i + 1]] for i in range(len(job.patches))]
         cached = [job.cache.lookup("build-patch", k, BuildResult) for k in keys]
         head = job.cache.lookup("build-head", [*common, hashes], SeriesBuild)

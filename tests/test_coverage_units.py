@@ -146,8 +146,39 @@ def test_auto_is_built_only_where_it_adds_to_the_other_configs(tmp_path: Path) -
     assert config is None and decision.status == "nothing to derive"
 
 
-def test_a_file_behind_a_failed_prepare_is_said_to_be_stopped() -> None:
+def test_auto_off_exists_only_for_options_wanted_both_ways(tmp_path: Path) -> None:
+    from kernel.matrix import arch_spec, load_config
+    from reviewtool.buildcoverage import Built, auto_off_config
+
+    arch, spec = arch_spec("x86_64"), load_config("auto")
+    base = BuildResult(0, "x86_64", "mm-off", "objects", "ok", False)
+    (tmp_path / "mm-off").mkdir()
+    (tmp_path / "mm-off" / ".config").write_text("# CONFIG_DEBUG_FS is not set\n")
+    others = [Built(arch, load_config("mm-off"), tmp_path / "mm-off", SeriesBuild("x86_64", "mm-off", [], base))]
+    defined = {"DEBUG_OBJECTS", "DEBUG_FS", "KASAN"}
+    assert auto_off_config(kconfig.Wants(on=["DEBUG_OBJECTS"], off=["KASAN"]), defined, arch, spec, others) \
+        == (None, None)
+    wants = kconfig.Wants(on=["DEBUG_OBJECTS", "DEBUG_FS"], off=["KASAN"], conflicts=["DEBUG_FS"])
+    config, decision = auto_off_config(wants, defined, arch, spec, others)
+    assert config is not None and (config.name, decision.config, decision.status) == ("auto-off", "auto-off", "built")
+    assert config.enable == ("DEBUG_OBJECTS",) and config.disable == ("WERROR", "KASAN", "DEBUG_FS")
+    # mm-off has DEBUG_FS off but not DEBUG_OBJECTS on: it does not compile the same #else.
+    (tmp_path / "mm-off" / ".config").write_text("# CONFIG_DEBUG_FS is not set\nCONFIG_DEBUG_OBJECTS=y\n")
+    config, decision = auto_off_config(wants, defined, arch, spec, others)
+    assert config is None and decision.status == "not needed"
+
+
+def test_prepare_runs_for_what_it_reads() -> None:
+    from kernel.build import needs_prepare
+
+    for files in (["include/linux/mm.h"], ["arch/arm64/kernel/asm-offsets.c"], ["mm/Kconfig"], ["mm/Makefile"],
+                  ["scripts/checksyscalls.sh"], ["tools/objtool/check.c"], ["kernel/bounds.c"]):
+        assert needs_prepare(files), files
+    assert not needs_prepare(["mm/memory.c", "Documentation/vm/index.rst"])
+
+
+def test_a_file_that_did_not_preprocess_is_said_so() -> None:
     seen = [("x86_64/mm-on", {coverage.STOPPED: set()})]
     cov = coverage._patch_coverage(3, {"mm/memory.c": [3]}, {"mm/memory.c": SOURCE}, seen, ["x86_64/mm-on"])
     assert [u.reason for u in cov.not_compiled] == [
-        "mm/memory.c is not compiled: the build stopped before it (see the build errors)"]
+        "mm/memory.c is not compiled: a file did not preprocess (see the build errors)"]

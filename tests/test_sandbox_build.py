@@ -150,8 +150,11 @@ def test_attacks_from_makefile_and_scripts_fail_and_are_reported(attack_run, hom
     (only,) = data["builds"]
     assert [(p["patch"], p["objects"]) for p in only["patches"]] == [(1, ["mm/mremap.o"]), (2, ["mm/mmap.o"])]
     assert only["patches"][0]["status"] in ("ok", "new-warnings")  # a failed $(shell ...) does not stop make
-    prepare = only["patches"][1]  # the script's last command, the connection, failed: so did prepare
-    assert prepare["status"] == "errors" and "ConnectionRefusedError" in prepare["log_tail"], prepare
+    # The script's last command, the connection, failed: so did the patch's own `make prepare`
+    # (its objects are then built without it).
+    prepare = only["patches"][1]["prepare"]
+    assert prepare["target"] == "prepare" and prepare["status"] == "errors", prepare
+    assert "ConnectionRefusedError" in prepare["log_tail"], prepare
     assert listener.connections == []
     assert (home / ".ssh" / "id_ed25519").read_text() == KEY
     after = sorted(p.relative_to(home) for p in home.rglob("*") if not p.is_relative_to(home / ".cache"))

@@ -25,7 +25,7 @@ import sys
 
 from kernel.build import DEFAULT_TIMEOUT_S
 from kernel.matrix import load_arch, load_config
-from kernel.model import SeriesApply, SeriesBuild
+from kernel.model import BuildResult, SeriesApply, SeriesBuild
 from reviewtool import treestages
 from reviewtool.buildcoverage import build_matrix
 from reviewtool.commands._matrix import add_matrix_arguments
@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"sandbox: {sandbox.label}\n{format_table(applied, builds)}")
         for d in matrix.auto:
             if d.status != "built":
-                print(f"== {d.arch} / auto: {d.status} ({d.detail})")
+                print(f"== {d.arch} / {d.config}: {d.status} ({d.detail})")
     return exit_code(series_findings(series) + apply_findings(applied) + build_findings(builds))
 
 
@@ -107,19 +107,28 @@ def format_table(applied: SeriesApply, builds: list[SeriesBuild]) -> str:
         for r in [*b.patches, *([b.tip] if b.tip else [])]:
             name = "tip " if r.target == "vmlinux" else f"{r.patch:>3} "
             partial = " [partial]" if r.partial else ""
+            if r.prepare:  # the patch's own `make prepare`, before its objects
+                lines.append(f"        prepare  {r.prepare.status:16} ({r.prepare.duration_s:.0f} s)")
+                lines += _messages(r.prepare, "          ")
             lines.append(f"  {name}  {r.status:16}{partial} {', '.join(r.objects) or '-'}  ({r.duration_s:.0f} s)")
             if r.not_built:
                 lines.append(f"        not built under this config: {', '.join(r.not_built)}")
-            lines += [f"        error: {_where(d)}{d.message}" for d in r.errors]
-            if r.inherited_errors:
-                first = r.inherited_errors[0]
-                lines.append(f"        + {len(r.inherited_errors)} errors an earlier patch already had "
-                             f"(first: {_where(first)}{first.message})")
-            lines += [f"        >> new warning: {_where(d)}{d.message}{f' [{d.flag}]' if d.flag else ''}"
-                      for d in r.new_warnings]
-            if r.log_tail and not r.errors:
-                lines += [f"        | {t}" for t in r.log_tail.splitlines()[-5:]]
+            lines += _messages(r, "        ")
     return "\n".join(lines)
+
+
+def _messages(r: BuildResult, indent: str) -> list[str]:
+    """A build's errors, inherited errors (counted), new warnings, or make's last lines."""
+    lines = [f"{indent}error: {_where(d)}{d.message}" for d in r.errors]
+    if r.inherited_errors:
+        first = r.inherited_errors[0]
+        lines.append(f"{indent}+ {len(r.inherited_errors)} errors an earlier patch already had "
+                     f"(first: {_where(first)}{first.message})")
+    lines += [f"{indent}>> new warning: {_where(d)}{d.message}{f' [{d.flag}]' if d.flag else ''}"
+              for d in r.new_warnings]
+    if r.log_tail and not r.errors:
+        lines += [f"{indent}| {t}" for t in r.log_tail.splitlines()[-5:]]
+    return lines
 
 
 def _where(d) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pygments
 
-from kernel.model import ApplyResult, BaseChoice
+from kernel.model import ApplyResult, BaseChoice, BuildResult
 from kernel.pairdiff import PatchPairFinding
 from reviewtool.cache import StageCache
 from reviewtool.report.coverage import coverage_view
@@ -187,6 +187,17 @@ def _version_groups(versions: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+_NEWS = {"errors": 3, "timeout": 3, "new-warnings": 2}  # what a matrix cell must not hide
+
+
+def _cell_status(r: BuildResult) -> str:
+    """A patch's cell: its objects' status, or its prepare's ("prepare-errors") when that is news
+    at least as bad (an error prepare inherited is not)."""
+    if r.prepare is not None and _NEWS.get(r.prepare.status, 0) >= max(_NEWS.get(r.status, 0), 1):
+        return f"prepare-{r.prepare.status}"
+    return r.status
+
+
 def build_view(review: Review, cache: StageCache | None = None) -> ReportView:
     """Every note placed at its line, counted and grouped: what the templates show. The diffs'
     highlighting comes from `cache` when it has it."""
@@ -221,7 +232,7 @@ def build_view(review: Review, cache: StageCache | None = None) -> ReportView:
         base_builds[cell] = s.base.status
         for r in s.patches:
             if r.patch in views:
-                views[r.patch].builds[cell] = r.status
+                views[r.patch].builds[cell] = _cell_status(r)
         if s.tip:
             tips[cell] = s.tip.status
         if s.missing_options:
