@@ -64,7 +64,7 @@ def build_matrix(job: TreeJob, lazy: LazyWorktree, arches: list[Arch], configs: 
         matrix.builds = [b.build for b in matrix.built]
         return matrix
     matrix.wants = series_wants(job, lazy)
-    defined = kconfig.defined_at(job.tree, job.base.commit, [*matrix.wants.on, *matrix.wants.off])
+    defined = defined_options(job, [*matrix.wants.on, *matrix.wants.off])
     wanted: list[tuple[Arch, ConfigSpec, Path]] = []
     for arch in arches:
         for config in derive:
@@ -95,6 +95,13 @@ def series_wants(job: TreeJob, lazy: LazyWorktree) -> kconfig.Wants:
         changes = coverage.series_changes(work, applied)
         return kconfig.series_wants(git.Git(work), {c: files for c, files in changes.values()})
     return job.cache.get_or_compute("auto-wants", [job.base.commit, job.patch_hashes()], kconfig.Wants, compute)
+
+
+def defined_options(job: TreeJob, options: list[str]) -> set[str]:
+    """The `options` the base's Kconfig defines (a git grep over the tree: cached by base)."""
+    def compute() -> list[str]:
+        return sorted(kconfig.defined_at(job.tree, job.base.commit, options))
+    return set(job.cache.get_or_compute("kconfig-defined", [job.base.commit, sorted(options)], list[str], compute))
 
 
 def auto_config(wants: kconfig.Wants, defined: set[str], arch: Arch, spec: ConfigSpec,

@@ -16,6 +16,7 @@ from pathlib import Path
 import jinja2
 
 from reviewtool.report import md_escape
+from reviewtool.report.render import compiled_templates
 from series.carryover import CarriedComment
 from series.changelog import check_claims, parse_changelog
 from series.comments import extract_comments
@@ -184,6 +185,7 @@ def _env() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,
+        bytecode_cache=compiled_templates(),
     )
     env.filters["md"] = _md_cell
     env.filters["fence"] = _fence

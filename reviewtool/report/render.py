@@ -46,6 +46,13 @@ def fence(text: str, lang: str = "") -> Markup:
     return Markup(f"{ticks}{lang}\n{text}\n{ticks}")
 
 
+def compiled_templates() -> jinja2.FileSystemBytecodeCache:
+    """Where compiled templates are kept (jinja2 checks each against its source)."""
+    compiled = default_cache_dir() / "templates"
+    compiled.mkdir(parents=True, exist_ok=True)
+    return jinja2.FileSystemBytecodeCache(str(compiled))
+
+
 @functools.cache
 def environment(kind: str) -> jinja2.Environment:
     """html: autoescaped; md: every printed value escaped by md_escape unless fenced; txt: as is.
@@ -54,10 +61,8 @@ def environment(kind: str) -> jinja2.Environment:
     options: dict[str, Any] = {"autoescape": kind == "html"}
     if kind == "md":
         options["finalize"] = md_escape
-    compiled = default_cache_dir() / "templates"
-    compiled.mkdir(parents=True, exist_ok=True)
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)), trim_blocks=True,
-                             bytecode_cache=jinja2.FileSystemBytecodeCache(str(compiled)),
+                             bytecode_cache=compiled_templates(),
                              lstrip_blocks=True, keep_trailing_newline=kind != "html",
                              undefined=jinja2.StrictUndefined, **options)
     env.filters["fence"] = fence
