@@ -37,6 +37,7 @@ from kernel.worktree import worktree_git
 
 _MARKER = re.compile(r'^# (\d+) "([^"]*)"')
 STOPPED = "<stopped>"  # key of preprocessed(): some object's .i could not be made
+_DID_NOT_PREPROCESS = "is not compiled: a file did not preprocess"  # a reason merge() ranks
 # Part of the cached coverage's key: raised when how lines are found compiled changes
 # (2: `.i` files made without prepare, and those of the sources prepare compiles).
 METHOD_VERSION = 2
@@ -212,7 +213,7 @@ def _compiled(line: int, emitted: set[int], found: list[ppcond.Branch]) -> bool:
 def _ranges(path: str, missed: list[int], found: list[ppcond.Branch], read: bool,
             stopped: bool) -> list[Uncompiled]:
     out: list[Uncompiled] = []
-    unread = (f"{path} is not compiled: a file did not preprocess (see the build errors)" if stopped
+    unread = (f"{path} {_DID_NOT_PREPROCESS} (see the build errors)" if stopped
               else f"{path} is not compiled by any build tried")
     for line in missed:
         around = ppcond.enclosing(found, line)
@@ -236,7 +237,7 @@ def merge(parts: list[list[PatchCoverage]], changes: dict[int, dict[str, list[in
     A line counts for the first build that compiled it; a line none compiled keeps the most
     telling reason any build gave (its #if branch, else a build that stopped). One difference
     remains: a build taken alone also preprocesses the files earlier builds covered, so if only
-    such a file fails to preprocess, an uncovered line's reason says the build stopped."""
+    such a file fails to preprocess, an uncovered line's reason says a file did not preprocess."""
     out: list[PatchCoverage] = []
     tried = list(dict.fromkeys(label for part in parts for p in part[:1] for label in p.tried))
     for counter, files in changes.items():
@@ -272,4 +273,4 @@ def _reason(cov: PatchCoverage, path: str, line: int) -> str | None:
 
 def _telling(reason: str) -> int:
     """_ranges' reasons, most telling first: the #if branch, a stopped build, not compiled."""
-    return 0 if reason.startswith("under ") else 1 if "stopped before it" in reason else 2
+    return 0 if reason.startswith("under ") else 1 if _DID_NOT_PREPROCESS in reason else 2

@@ -50,4 +50,4 @@ def test_the_reasons_kept_are_the_most_telling() -> None:
     assert cov.compiled == 4 and cov.by_build == {"x86_64/mm-off": 3, "arm64/mm-on": 1}
     assert [(u.where(), u.reason.split(" (")[0]) for u in cov.not_compiled] == [
         ("mm/f.c:8-9", "under #ifdef CONFIG_Z"),
-        ("mm/g.c:1-2", "mm/g.c is not compiled: the build stopped before it")]
+        ("mm/g.c:1-2", "mm/g.c is not compiled: a file did not preprocess")]
