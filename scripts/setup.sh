@@ -27,7 +27,7 @@ DEBS=(
   ccache sparse             # incremental rebuilds, C=1 checks
   bubblewrap                # the sandbox every build and the tree's checkpatch.pl run in
   coccinelle                # spatch, for the pair-scan benchmark
-  git-email                 # git send-email --dry-run accepts the reply drafts
+  git-email libmailtools-perl  # git send-email --dry-run accepts the reply drafts (Mail::Address: a Recommends)
   chromium                  # headless check of report.html
   public-inbox              # watch tests: a real v2 inbox, delivered by -mda, served by -httpd
 )
